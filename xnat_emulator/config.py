@@ -31,6 +31,7 @@ class FaultSettings:
     reset_rate: float = 0.0
     latency_min: float = 0.0
     latency_max: float = 0.0
+    expire_sessions_every: int = 0  # end all HTTP sessions every N requests (0: never)
     seed: int | None = None
 
 

@@ -61,8 +61,6 @@ CREATE TABLE IF NOT EXISTS files (
     md5 TEXT NOT NULL, format TEXT NOT NULL DEFAULT '', content TEXT NOT NULL DEFAULT '',
     tags TEXT NOT NULL DEFAULT '', mtime REAL NOT NULL,
     PRIMARY KEY (resource_id, path));
-CREATE TABLE IF NOT EXISTS http_sessions (
-    id TEXT PRIMARY KEY, login TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
     alias TEXT PRIMARY KEY, secret TEXT NOT NULL, login TEXT NOT NULL, id INTEGER NOT NULL,
     created REAL NOT NULL, expires REAL NOT NULL, valid INTEGER NOT NULL DEFAULT 1);
@@ -649,23 +647,7 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM files WHERE resource_id=? AND path=?", (resource_id, path))
 
-    # -- HTTP sessions and alias tokens -----------------------------------------------------
-
-    def create_http_session(self, session_id: str, login: str, created: float) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT INTO http_sessions VALUES (?,?,?)", (session_id, login, created))
-
-    def http_session_login(self, session_id: str) -> str | None:
-        row = self._one("SELECT login FROM http_sessions WHERE id=?", (session_id,))
-        return row["login"] if row else None
-
-    def delete_http_session(self, session_id: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM http_sessions WHERE id=?", (session_id,))
-
-    def expire_all_http_sessions(self) -> int:
-        with self.transaction() as db:
-            return db.execute("DELETE FROM http_sessions").rowcount
+    # -- alias tokens -------------------------------------------------------------------------
 
     def create_token(self, alias: str, secret: str, login: str, created: float, expires: float) -> int:
         with self.transaction() as db:

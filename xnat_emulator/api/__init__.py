@@ -1,0 +1,1 @@
+"""HTTP layer: Flask blueprints that parse requests and format XNAT's answers."""

@@ -1,0 +1,267 @@
+"""``/data/...`` object routes: projects, subjects, experiments, scans, assessors, sharing.
+
+One catch-all route parses the URL (``paths.parse``) and dispatches on its shape; anything
+with ``resources`` or ``files`` goes to ``api/files.py``.
+"""
+
+from __future__ import annotations
+
+
+from flask import Blueprint, Response, request
+
+from ..app import current, principal
+from ..auth import ROLE_GROUPS
+from ..errors import BadRequest, Conflict, NotFound
+from ..formats import Table
+from . import files
+from .common import (document_response, incoming, is_true, query_params, table_response,
+                     text)
+from .paths import Context, DataPath, Resolver, parse
+
+bp = Blueprint("data", __name__)
+METHODS = ["GET", "PUT", "POST", "DELETE"]
+
+
+@bp.route("/data", methods=METHODS)
+@bp.route("/data/<path:_rest>", methods=METHODS)
+@bp.route("/REST/<path:_rest>", methods=METHODS)
+def dispatch(_rest: str = ""):
+    path = parse(request.path)
+    if path.files is not None or "resources" in path.kinds:
+        return files.dispatch(path)
+    if not path.pairs:
+        raise NotFound("Unable to find the requested resource.")
+    if path.kinds[:2] == ["projects", "users"]:
+        return project_users(path, path.pairs[1][1])
+    name, ref = path.last
+    handler = HANDLERS.get(name)
+    if handler is None:
+        raise NotFound("Unable to find the requested resource.")
+    return handler(path, ref)
+
+
+# -- projects ---------------------------------------------------------------------------------
+
+def projects(path: DataPath, ref: str | None) -> Response:
+    emu, who, params = current(), principal(), query_params()
+    if len(path.pairs) > 1:
+        return share(path, ref)
+    if ref is None:
+        if request.method == "GET":
+            visible = [p for p in emu.store.list_projects() if emu.auth.can_see(who, p)]
+            table = emu.listings.table("project", emu.listings.project_rows(visible), params)
+            return table_response(table, params)
+        if request.method == "POST":
+            data = incoming()
+            pid = (data.document.get("ID") if data.document is not None else None) or \
+                data.fields.get("ID")
+            if not pid:
+                raise BadRequest("Missing project ID.")
+            if emu.store.get_project(pid):
+                raise Conflict("Project already exists.")
+            emu.archive.put_project(who, pid, data)
+            return text(f"{request.host_url.rstrip('/')}/data/projects/{pid}")
+        raise BadRequest("Unsupported method.")
+    if request.method == "PUT":
+        emu.archive.put_project(who, ref, incoming())
+        return text("")
+    project = Resolver(emu.store, emu.auth, who).project(ref)
+    if request.method == "DELETE":
+        emu.archive.delete_project(who, project, is_true(params, "removeFiles"))
+        return text("")
+    return document_response(emu.views.project(project), "xnat:projectData", params)
+
+
+def project_settings(path: DataPath, ref: str | None) -> Response:
+    """``/projects/P/{prearchive_code|quarantine_code|current_arc}[/value]`` and accessibility."""
+    emu, who = current(), principal()
+    project = Resolver(emu.store, emu.auth, who).project(path.pairs[0][1])
+    name = path.last[0]
+    if name == "accessibility":
+        if request.method == "PUT" and ref:
+            emu.archive.set_accessibility(who, project, ref)
+            return text("")
+        return text(project.accessibility)
+    defaults = {"prearchive_code": "4", "quarantine_code": "0", "current_arc": "arc001"}
+    if request.method == "PUT":
+        emu.auth.require_owner(who, project)
+    return text(ref if request.method == "PUT" and ref else defaults[name])
+
+
+def project_users(path: DataPath, ref: str | None) -> Response:
+    """``/projects/P/users`` listing; ``PUT|DELETE /projects/P/users/{Owners|...}/{login}``."""
+    emu, who, params = current(), principal(), query_params()
+    project = Resolver(emu.store, emu.auth, who).project(path.pairs[0][1])
+    if ref is None:
+        groups = {v: k for k, v in ROLE_GROUPS.items()}
+        rows = [[login, login, f"{project.id}_{role}", groups[role]]
+                for login, role in emu.store.project_users(project.id)]
+        return table_response(Table(["login", "displayname", "GROUP_ID", "displayName"], rows),
+                              params)
+    segments = request.path.rstrip("/").split("/")
+    group, login = segments[-2], segments[-1]
+    role = ROLE_GROUPS.get(group)
+    if role is None:
+        raise NotFound(f"Unknown group {group}")
+    emu.auth.require_owner(who, project)
+    if login not in emu.auth.users:
+        raise NotFound(f"Unknown user {login}")
+    emu.store.set_project_role(project.id, login, role if request.method == "PUT" else None)
+    return text("")
+
+
+# -- subjects ---------------------------------------------------------------------------------
+
+def subjects(path: DataPath, ref: str | None) -> Response:
+    emu, who, params = current(), principal(), query_params()
+    if path.kinds[:2] != ["projects", "subjects"] and path.kinds[0] != "subjects":
+        raise NotFound("Unable to find the requested resource.")
+    resolver = Resolver(emu.store, emu.auth, who)
+    ctx = resolver.walk(path, stop_before_last=True)
+    if ref is None:
+        if request.method != "GET":
+            raise BadRequest("Unsupported method.")
+        project_id = ctx.project.id if ctx.project else None
+        if project_id is None:
+            visible = [s for s in emu.store.list_subjects(None)
+                       if resolver._readable(s.id, s.project)]
+        else:
+            visible = emu.store.list_subjects(project_id)
+        rows = emu.listings.subject_rows(visible, project_id)
+        return table_response(emu.listings.table("subject", rows, params), params)
+    if request.method == "PUT":
+        if ctx.project is None:
+            raise BadRequest("Subjects are created inside a project.")
+        saved = emu.archive.put_subject(who, ctx.project.id, ref, incoming())
+        return text(saved.id, 201 if saved.created else 200)
+    subject = resolver.subject(ctx, ref)
+    if request.method == "DELETE":
+        emu.archive.delete_subject(who, ctx.project if ctx.via_project else None, subject,
+                                   is_true(params, "removeFiles"))
+        return text("")
+    return document_response(emu.views.subject(subject), "xnat:subjectData", params)
+
+
+# -- experiments and assessors ----------------------------------------------------------------
+
+def experiments(path: DataPath, ref: str | None) -> Response:
+    emu, who, params = current(), principal(), query_params()
+    resolver = Resolver(emu.store, emu.auth, who)
+    lenient = request.method == "PUT" and ref is not None
+    ctx = resolver.walk(path, stop_before_last=True, lenient_subject=lenient)
+    if ref is None:
+        if request.method != "GET":
+            raise BadRequest("Unsupported method.")
+        return experiment_listing(ctx, resolver, params)
+    if request.method == "PUT":
+        if ctx.project is None:
+            raise NotFound("Experiments are created inside a project.")
+        subject_ref = path.pairs[-2][1] if ctx.via_subject else None
+        saved = emu.archive.put_experiment(who, ctx.project.id, subject_ref, ref, incoming())
+        return text(saved.id, 201 if saved.created else 200)
+    exp = resolver.experiment(ctx, ref)
+    if request.method == "DELETE":
+        emu.archive.delete_experiment(who, ctx.project if ctx.via_project else None, exp,
+                                      is_true(params, "removeFiles"))
+        return text("")
+    return document_response(emu.views.experiment(exp), exp.xsi_type, params)
+
+
+def experiment_listing(ctx: Context, resolver: Resolver, params: dict[str, str]) -> Response:
+    emu = current()
+    project_id = ctx.project.id if ctx.project else None
+    root = params.get("xsiType", "")
+    want_assessors = "," not in root and root and emu.docs.is_a(
+        emu.docs.canonical_type(root) or root, "xnat:imageAssessorData")
+    found = emu.store.list_experiments(project_id, ctx.subject.id if ctx.subject else None,
+                                       assessors=bool(want_assessors))
+    if project_id is None:
+        found = [e for e in found if resolver._readable(e.id, e.project)]
+    rows = emu.listings.experiment_rows(found, project_id)
+    level = "assessor" if want_assessors else "experiment"
+    if project_id is None and not params.get("columns"):
+        params = dict(params, columns=",".join(
+            ["ID", "project", "date", "xsiType", "label", "insert_date"] +
+            (["session_ID", "session_label"] if want_assessors else
+             ["subject_ID", "subject_label"] if root else [])))
+    return table_response(emu.listings.table(level, rows, params), params)
+
+
+def assessors(path: DataPath, ref: str | None) -> Response:
+    emu, who, params = current(), principal(), query_params()
+    resolver = Resolver(emu.store, emu.auth, who)
+    ctx = resolver.walk(path, stop_before_last=True)
+    session = ctx.experiment
+    if session is None:
+        raise NotFound("Unable to find the specified experiment.")
+    if ref is None:
+        found = emu.store.list_experiments(session_id=session.id, assessors=True)
+        rows = emu.listings.experiment_rows(found, ctx.project.id if ctx.via_project else None)
+        return table_response(emu.listings.table("assessor", rows, params), params)
+    if request.method == "PUT":
+        saved = emu.archive.put_experiment(who, session.project, None, ref, incoming(),
+                                           session=session)
+        return text(saved.id, 201 if saved.created else 200)
+    assessor = resolver.assessor(ctx, ref)
+    if request.method == "DELETE":
+        emu.archive.delete_experiment(who, None, assessor, is_true(params, "removeFiles"))
+        return text("")
+    return document_response(emu.views.experiment(assessor), assessor.xsi_type, params)
+
+
+# -- scans ------------------------------------------------------------------------------------
+
+def scans(path: DataPath, ref: str | None) -> Response:
+    emu, who, params = current(), principal(), query_params()
+    resolver = Resolver(emu.store, emu.auth, who)
+    ctx = resolver.walk(path, stop_before_last=True)
+    session = ctx.experiment
+    if session is None:
+        raise NotFound("Specified image session doesn't exist.")
+    if ref is None:
+        rows = emu.listings.scan_rows(emu.store.list_scans(session.id))
+        return table_response(emu.listings.table("scan", rows, params), params)
+    if request.method == "PUT":
+        emu.archive.put_scan(who, session, ref, incoming())
+        return text("")
+    scan = resolver.scan(ctx, ref)
+    if request.method == "DELETE":
+        emu.archive.delete_scan(who, session, scan, is_true(params, "removeFiles"))
+        return text("")
+    return document_response(emu.views.scan(scan), scan.xsi_type, params)
+
+
+# -- sharing ----------------------------------------------------------------------------------
+
+def share(path: DataPath, target: str | None) -> Response:
+    """``PUT|DELETE .../subjects/S/projects/P2`` and ``.../experiments/E/projects/P2``."""
+    emu, who, params = current(), principal(), query_params()
+    resolver = Resolver(emu.store, emu.auth, who)
+    ctx = resolver.walk(path, stop_before_last=True)
+    item = ctx.experiment or ctx.subject
+    if item is None:
+        raise NotFound("Unable to find the requested resource.")
+    if target is None:
+        projects_ = [(item.project, item.label)] + emu.store.shares(item.id)
+        rows = []
+        for pid, label in projects_:
+            p = emu.store.get_project(pid)
+            rows.append([label, pid, p.secondary_id if p else "", p.name if p else ""])
+        return table_response(Table(["label", "ID", "Secondary_ID", "Name"], rows), params)
+    if request.method == "PUT":
+        emu.archive.share(who, item, target, params.get("label"), is_true(params, "primary"))
+        return text("")
+    if request.method == "DELETE":
+        project = resolver.project(target)
+        emu.auth.require_edit(who, project)
+        emu.store.remove_share(item.id, project.id)
+        return text("")
+    raise BadRequest("Unsupported method.")
+
+
+HANDLERS = {
+    "projects": projects, "subjects": subjects, "experiments": experiments,
+    "assessors": assessors, "scans": scans, "users": project_users,
+    "accessibility": project_settings, "prearchive_code": project_settings,
+    "quarantine_code": project_settings, "current_arc": project_settings,
+}
