@@ -87,3 +87,25 @@ def search_elements():
                   rows)
     body, mimetype = render_table(table, request.args.get("format", "json"))
     return Response(body, mimetype=mimetype)
+
+
+@bp.route("/data/search/elements/<element>")
+def search_fields(element: str):
+    """A type's search fields (FIELD_ID upper-case, as XNAT's display fields are).
+
+    Derived from the type's own attributes and simple child elements; real XNAT takes them
+    from each type's display document, which has more (computed) fields.
+    """
+    emu = current()
+    schema = emu.docs.schema
+    xsi_type = schema.canonical_type(element)
+    if xsi_type is None:
+        raise NotFound(f"Unknown data type {element}")
+    fields = [(a.name, a.type) for a in schema.attributes(xsi_type)]
+    fields += [(c.name, c.type) for c in schema.children(xsi_type)
+               if c.type.startswith("xs:") and not c.multiple]
+    rows = [[name.upper(), name, name, kind.removeprefix("xs:"), "false", name]
+            for name, kind in fields]
+    table = Table(["FIELD_ID", "HEADER", "SUMMARY", "TYPE", "REQUIRES_VALUE", "DESC"], rows)
+    body, mimetype = render_table(table, request.args.get("format", "json"))
+    return Response(body, mimetype=mimetype)
