@@ -28,23 +28,26 @@ import errno
 import gzip as gzip_module
 import hashlib
 import os
+import queue
 import re
 import shutil
 import stat
 import struct
 import tarfile
 import tempfile
+import threading
 import time
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .errors import BadRequest, Conflict, XnatError
 from .store import FileEntry, Resource, Store
 
 CHUNK_SIZE = 1 << 20
+_QUEUE_DEPTH = 4  # chunks between the reading/hashing thread and the writer thread
 
 
 @dataclass
@@ -104,13 +107,13 @@ def file_path(store: Store, resource: Resource, relpath: str) -> Path:
 def archive_format(name: str) -> str | None:
     """``tar``/``tgz``/``zip``/``gz`` when XNAT's ``Format.getFormat(name)`` would extract a file
     of this name, else None. Case-sensitive like XNAT's patterns (``X.ZIP`` is stored as is)."""
-    if re.fullmatch(r".*\.[tx]ar", name, re.S):
+    if re.fullmatch(r".*\.[tx]ar", name, re.DOTALL):
         return "tar"
-    if re.fullmatch(r".*\.t(ar\.)?gz", name, re.S):
+    if re.fullmatch(r".*\.t(ar\.)?gz", name, re.DOTALL):
         return "tgz"
-    if re.fullmatch(r".*\.z(ip|ar)", name, re.S):
+    if re.fullmatch(r".*\.z(ip|ar)", name, re.DOTALL):
         return "zip"
-    if re.fullmatch(r".*\.gz", name, re.S):  # .tar.gz was caught by tgz above
+    if re.fullmatch(r".*\.gz", name, re.DOTALL):  # .tar.gz was caught by tgz above
         return "gz"
     return None
 
@@ -130,41 +133,79 @@ class _Staged:
     md5: str
 
 
+def _chunks(src, expected_size: int | None, client: bool) -> Iterator[bytes]:
+    """``src.read`` in CHUNK_SIZE pieces, at most ``expected_size`` bytes. With ``client`` (the
+    request body), read errors and a short body raise ``XnatError(400, "Incomplete upload")``;
+    archive member read errors propagate as they are."""
+    read = src.read
+    remaining = -1 if expected_size is None else expected_size
+    while remaining:
+        try:
+            chunk = read(CHUNK_SIZE if remaining < 0 or remaining > CHUNK_SIZE else remaining)
+        except Exception as exc:  # the client went away mid-body
+            if not client:
+                raise
+            raise XnatError("Incomplete upload", 400) from exc
+        if not chunk:
+            if remaining > 0:
+                raise XnatError("Incomplete upload", 400)
+            return
+        if remaining > 0:
+            remaining -= len(chunk)
+        yield chunk
+
+
 def _copy_stream(src, out, expected_size: int | None, client: bool) -> tuple[int, str]:
-    """Copy ``src.read`` chunks to ``out`` while hashing: (size, md5 hex). With ``client`` (the
-    request body), read errors and, with ``expected_size``, a short stream raise
-    ``XnatError(400, "Incomplete upload")``; archive member read errors propagate as they are."""
+    """Copy ``src`` to ``out`` while hashing: (size, md5 hex).
+
+    Hashing (~600 MB/s) and writing (page cache, then the disk's write-back) each take the
+    GIL off for a 1 MiB chunk, so from the second chunk on a writer thread writes while this
+    thread reads and hashes the next one (measured: ~190 -> ~260+ MB/s for 1 GiB); at most
+    ``_QUEUE_DEPTH`` chunks wait in between. A one-chunk body is written inline."""
     md5 = hashlib.md5(usedforsecurity=False)
-    update, write, read = md5.update, out.write, src.read
-    size = 0
-    if expected_size is None:
-        while True:
-            try:
-                chunk = read(CHUNK_SIZE)
-            except Exception as exc:  # client went away mid-body
-                if not client:
-                    raise
-                raise XnatError("Incomplete upload", 400) from exc
-            if not chunk:
+    chunks = _chunks(src, expected_size, client)
+    first = next(chunks, None)
+    if first is None:
+        return 0, md5.hexdigest()
+    md5.update(first)
+    size = len(first)
+    second = next(chunks, None)
+    if second is None:
+        out.write(first)
+        return size, md5.hexdigest()
+
+    pending: queue.Queue = queue.Queue(maxsize=_QUEUE_DEPTH)
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        write, get = out.write, pending.get
+        try:
+            while (chunk := get()) is not None:
+                write(chunk)
+        except BaseException as exc:  # noqa: BLE001 - e.g. disk full: handed to the reader
+            failure.append(exc)
+            while get() is not None:
+                pass
+
+    thread = threading.Thread(target=writer, name="xnat-upload-writer", daemon=True)
+    thread.start()
+    put, update = pending.put, md5.update
+    try:
+        put(first)
+        update(second)
+        put(second)
+        size += len(second)
+        for chunk in chunks:
+            if failure:
                 break
             update(chunk)
-            write(chunk)
+            put(chunk)
             size += len(chunk)
-    else:
-        remaining = expected_size
-        while remaining > 0:
-            try:
-                chunk = read(CHUNK_SIZE if remaining > CHUNK_SIZE else remaining)
-            except Exception as exc:
-                if not client:
-                    raise
-                raise XnatError("Incomplete upload", 400) from exc
-            if not chunk:
-                raise XnatError("Incomplete upload", 400)
-            update(chunk)
-            write(chunk)
-            remaining -= len(chunk)
-        size = expected_size
+    finally:
+        put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
     return size, md5.hexdigest()
 
 
@@ -322,11 +363,11 @@ class FileChunks:
     WSGI servers call on response iterables)."""
 
     def __init__(self, path: Path, start: int = 0):
-        self._file = open(path, "rb", buffering=0)
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by __next__/close
         if start:
             self._file.seek(start)
 
-    def __iter__(self) -> "FileChunks":
+    def __iter__(self) -> FileChunks:
         return self
 
     def __next__(self) -> bytes:
@@ -361,7 +402,7 @@ def delete_files(store: Store, resource: Resource, relpath: str, remove_files: b
     regex = None
     if relpath.endswith("*"):
         try:
-            regex = re.compile(relpath[:-1] + ".*", re.S)
+            regex = re.compile(relpath[:-1] + ".*", re.DOTALL)
         except re.error as exc:
             raise XnatError(str(exc), 500) from exc
     root = store.resource_dir(resource.id)
@@ -439,7 +480,7 @@ def _zip_chunks(entries: Iterable[tuple[str, Path]], method: int) -> Iterator[by
     central: list[bytes] = []
     for arcname, path in entries:
         try:
-            f = open(path, "rb", buffering=0)
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - the `with f` below closes it
         except (IsADirectoryError, FileNotFoundError):
             continue
         with f:
@@ -567,7 +608,7 @@ def _tar_chunks(entries: Iterable[tuple[str, Path]]) -> Iterator[bytes]:
     total = 0
     for arcname, path in entries:
         try:
-            f = open(path, "rb", buffering=0)
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - the `with f` below closes it
         except (IsADirectoryError, FileNotFoundError):
             continue
         with f:
@@ -583,7 +624,7 @@ def _tar_chunks(entries: Iterable[tuple[str, Path]]) -> Iterator[bytes]:
             total += len(header)
             remaining = st.st_size
             while remaining > 0:
-                chunk = f.read(CHUNK_SIZE if remaining > CHUNK_SIZE else remaining)
+                chunk = f.read(min(remaining, CHUNK_SIZE))
                 if not chunk:
                     raise OSError(f"{path} shrank while being archived")
                 yield chunk
