@@ -1,0 +1,178 @@
+"""``xnat-container copy`` end to end over HTTP between two emulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from lxml import etree
+
+from xnat_container.copy import metadata
+from xnat_emulator.sample import SampleSpec, build_sample_project
+
+SECRET = "s3cr3t-Pa55-for-tests"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A source emulator with the sample project and an empty target emulator."""
+    from xnat_emulator.config import User
+    from xnat_emulator.testing import InProcessEmulator
+
+    users = (User("admin", SECRET, admin=True),)
+    src = InProcessEmulator(tmp_path_factory.mktemp("src"), users=users)
+    dst = InProcessEmulator(tmp_path_factory.mktemp("dst"), users=users, site_id="TARGET")
+    build_sample_project(src.url, ("admin", SECRET), "SRC", SampleSpec(subjects=3))
+    yield src, dst
+    src.stop()
+    dst.stop()
+
+
+def run_copy(src, dst, report_dir, *args, env_extra=None):
+    env = dict(os.environ, XNAT_USER="admin", XNAT_PASS=SECRET,
+               REMOTE_XNAT_USER="admin", REMOTE_XNAT_PASS=SECRET)
+    env.update(env_extra or {})
+    cmd = [sys.executable, "-m", "xnat_container", "copy", "--source-url", src.url,
+           "--target-url", dst.url, "--report-dir", str(report_dir), *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    report = report_dir / "report.json"
+    return proc, json.loads(report.read_text()) if report.exists() else None
+
+
+def documents(emu, project):
+    """Every object's comparable metadata and every file's (size, md5), keyed by location."""
+    http = emu.http()
+    out = {"project": metadata.comparable(
+        http.get(f"/data/projects/{project}", params={"format": "xml"}).content,
+        project_level=True)}
+    files = {}
+    for row in http.get(f"/data/projects/{project}/subjects",
+                        params={"format": "json"}).json()["ResultSet"]["Result"]:
+        doc = etree.fromstring(http.get(f"/data/projects/{project}/subjects/{row['ID']}",
+                                        params={"format": "xml"}).content)
+        label = doc.get("label")
+        out[label] = metadata.comparable(doc)
+        for exp in doc.iter("{http://nrg.wustl.edu/xnat}experiment"):
+            out[f"{label}/{exp.get('label')}"] = metadata.comparable(exp)
+            for scan in exp.iter("{http://nrg.wustl.edu/xnat}scan"):
+                out[f"{label}/{exp.get('label')}/scan/{scan.get('ID')}"] = \
+                    metadata.comparable(scan)
+            for a in exp.iter("{http://nrg.wustl.edu/xnat}assessor"):
+                out[f"{label}/{exp.get('label')}/assessor/{a.get('label')}"] = \
+                    metadata.comparable(a)
+            for level in ("scans/ALL/files", "files"):
+                rows = http.get(f"/data/experiments/{exp.get('ID')}/{level}",
+                                params={"format": "json"}).json()["ResultSet"]["Result"]
+                for f in rows:
+                    path = f["URI"].split("/resources/", 1)[1].split("/", 1)[1]
+                    where = f["URI"].split("/scans/")[1].split("/")[0] if "/scans/" in f["URI"] \
+                        else ""
+                    files[(exp.get("label"), where, f["collection"], path)] = (f["Size"],
+                                                                               f["digest"])
+    return out, files
+
+
+def test_full_project_copy_is_complete_and_verified(pair, tmp_path):
+    """Every object's metadata equals the source's (apart from accession IDs) and every file
+    arrives with the same size and MD5; the report says so and the exit code is 0."""
+    src, dst = pair
+    proc, report = run_copy(src, dst, tmp_path, "--source-project", "SRC",
+                            "--target-project", "FULL", "--create-target-project")
+    assert proc.returncode == 0, proc.stderr
+    assert report["status"] == "ok"
+    assert report["done"]["created"] == {"project": 1, "subject": 3, "experiment": 9,
+                                         "scan": 12, "assessor": 3}
+    assert report["verification"]["failed"] == 0
+    src_docs, src_files = documents(src, "SRC")
+    dst_docs, dst_files = documents(dst, "FULL")
+    assert dst_docs == src_docs
+    assert dst_files == src_files
+    assert report["verification"]["verified_files"] == report["done"]["files_uploaded"] == 124
+
+
+def test_rerun_copies_nothing(pair, tmp_path):
+    """A re-run after success only lists: nothing created, nothing uploaded, exit 0."""
+    src, dst = pair
+    dst.http().put("/data/projects/RERUN").raise_for_status()
+    first, _ = run_copy(src, dst, tmp_path, "--source-project", "SRC", "--target-project", "RERUN")
+    assert first.returncode == 0, first.stderr
+    proc, report = run_copy(src, dst, tmp_path, "--source-project", "SRC",
+                            "--target-project", "RERUN")
+    assert proc.returncode == 0, proc.stderr
+    assert report["plan"]["objects_to_create"] == {}
+    assert report["plan"]["files_to_transfer"] == 0
+    assert report["done"]["files_uploaded"] == 0
+    assert report["plan"]["files_present"] == 124
+    assert "9 of 9 sessions already up to date" in proc.stderr
+
+
+def test_session_only_copy(pair, tmp_path):
+    """``--session`` copies that session (its subject first) and nothing else."""
+    src, dst = pair
+    dst.http().put("/data/projects/ONE").raise_for_status()
+    proc, report = run_copy(src, dst, tmp_path, "--session", "SUB002_PET1",
+                            "--target-project", "ONE")
+    assert proc.returncode == 0, proc.stderr
+    assert report["source"]["project"] == "SRC"
+    assert report["done"]["created"] == {"subject": 1, "experiment": 1, "scan": 1}
+    rows = dst.http().get("/data/projects/ONE/experiments",
+                          params={"format": "json"}).json()["ResultSet"]["Result"]
+    assert [r["label"] for r in rows] == ["SUB002_PET1"]
+
+
+def test_dry_run_changes_nothing(pair, tmp_path):
+    """``--dry-run`` prints the plan with an estimate and writes nothing to the target."""
+    src, dst = pair
+    dst.http().put("/data/projects/DRY").raise_for_status()
+    proc, report = run_copy(src, dst, tmp_path, "--source-project", "SRC",
+                            "--target-project", "DRY", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert report["status"] == "planned"
+    assert report["plan"]["files_to_transfer"] == 124
+    assert report["plan"]["estimated_seconds"] >= 0
+    rows = dst.http().get("/data/projects/DRY/subjects",
+                          params={"format": "json"}).json()["ResultSet"]["Result"]
+    assert rows == []
+    assert not (tmp_path / "journal.sqlite").exists()
+
+
+def test_secrets_never_printed_or_reported(pair, tmp_path):
+    """The password appears in no output, report or journal, nor on any command line."""
+    src, dst = pair
+    dst.http().put("/data/projects/SECRET").raise_for_status()
+    proc, _ = run_copy(src, dst, tmp_path, "--source-project", "SRC",
+                       "--target-project", "SECRET")
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    for path in tmp_path.iterdir():
+        assert SECRET.encode() not in path.read_bytes(), path
+    assert SECRET not in " ".join(proc.args)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--source-project", "NOPE", "--target-project", "X"], "project NOPE does not exist"),
+    (["--source-project", "SRC", "--target-project", "MISSING"],
+     "target project MISSING does not exist"),
+    (["--session", "NO_SUCH_SESSION", "--target-project", "X"], "session NO_SUCH_SESSION"),
+])
+def test_user_errors_one_line_exit_2(pair, tmp_path, args, message):
+    """Errors a user can cause: one clear line on stderr, exit code 2, no traceback."""
+    src, dst = pair
+    proc, _ = run_copy(src, dst, tmp_path, *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_target_password(pair, tmp_path):
+    """A wrong password on the target: one line naming the target, exit 2, no secret."""
+    src, dst = pair
+    proc, _ = run_copy(src, dst, tmp_path, "--source-project", "SRC", "--target-project", "X",
+                       env_extra={"REMOTE_XNAT_PASS": "wrong-password-123"})
+    assert proc.returncode == 2
+    assert dst.url.split("//")[1] in proc.stderr
+    assert "wrong-password-123" not in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,221 @@
+"""The copy job: list both sides, plan, transfer, verify, report.
+
+Errors a user can cause (missing project, missing data types, unknown session) raise
+``JobError`` with one clear line; the CLI prints it and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .. import tree
+from ..estimate import estimate_seconds
+from ..journal import Journal
+from ..plan import Plan, make_plan
+from ..progress import Progress, session_of
+from ..report import Report, now_iso
+from ..transfer import Transferer
+from ..verify import verify
+from ..xnat.client import XnatClient
+from ..xnat.errors import XnatError
+from .reader import ProjectReader, Scope
+
+log = logging.getLogger("xnat_container")
+
+
+class JobError(XnatError):
+    """A condition the user must fix; its text is the one line they see."""
+
+
+@dataclass
+class CopyOptions:
+    target_project: str
+    source_project: str | None = None
+    sessions: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    workers: int = 4
+    report_dir: Path = Path("xnat-copy-report")
+    include_shared: bool = False
+    update_metadata: bool = False
+    overwrite: bool = False
+    create_target_project: bool = False
+
+
+def run_copy(source: XnatClient, target: XnatClient, opts: CopyOptions) -> Report:
+    started = time.monotonic()
+    project_id = opts.source_project or find_project_of_sessions(source, opts.sessions)
+    report = Report("copy", {"url": source.url, "project": project_id},
+                    {"url": target.url, "project": opts.target_project},
+                    {k: str(v) for k, v in asdict(opts).items()}, dry_run=opts.dry_run)
+    scope = Scope(set(opts.subjects), set(opts.sessions), opts.include_shared)
+    src_tree = ProjectReader(source, project_id, scope, opts.workers).read()
+    if src_tree is None:
+        raise JobError(f"project {project_id} does not exist on {source.url} or you cannot "
+                       "read it")
+    if opts.sessions:
+        _check_sessions_found(src_tree, opts.sessions)
+    check_datatypes(src_tree, target)
+    dst_tree = ProjectReader(target, opts.target_project, scope, opts.workers).read()
+    if dst_tree is None and not opts.create_target_project:
+        raise JobError(f"target project {opts.target_project} does not exist on {target.url} "
+                       "(or you cannot read it); create it or pass --create-target-project")
+    journal = None if opts.dry_run else Journal(
+        opts.report_dir / "journal.sqlite",
+        {"source": source.url, "source_project": project_id, "target": target.url,
+         "target_project": opts.target_project})
+    try:
+        plan = make_plan(src_tree, dst_tree, overwrite=opts.overwrite,
+                         update_metadata=opts.update_metadata,
+                         interrupted=journal.interrupted() if journal else set())
+        report.plan = plan_summary(plan)
+        report.skipped = skipped_summary(plan)
+        log.info("plan: %s", ", ".join(f"{k} {v}" for k, v in report.plan.items()))
+        if opts.dry_run:
+            report.status = "planned"
+        else:
+            _transfer_and_verify(source, target, opts, plan, src_tree, dst_tree, journal,
+                                 scope, report)
+    finally:
+        if journal:
+            journal.close()
+    report.requests = {"source": source.stats.requests, "target": target.stats.requests}
+    report.finished = now_iso()
+    report.seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+def _transfer_and_verify(source, target, opts, plan: Plan, src_tree, dst_tree, journal,
+                         scope, report: Report) -> None:
+    progress = Progress(plan.bytes_to_transfer)
+    _log_up_to_date(src_tree, plan)
+    transferer = Transferer(source, target, opts.target_project, journal, progress,
+                            opts.workers)
+    t0 = time.monotonic()
+    try:
+        result = transferer.run(plan, known_ids(src_tree, dst_tree))
+    finally:
+        progress.close()
+    seconds = max(time.monotonic() - t0, 1e-6)
+    report.done = {"created": dict(result.created), "metadata_updated": result.updated,
+                   "resources_created": result.resources_created,
+                   "files_uploaded": result.files_uploaded,
+                   "bytes_uploaded": result.bytes_uploaded,
+                   "mb_per_s": round(result.bytes_uploaded / 1e6 / seconds, 1)}
+    report.failures = [asdict(f) for f in result.failures]
+    after = ProjectReader(target, opts.target_project, scope, opts.workers).read()
+    written = [a.where for a in plan.objects]
+    check = verify(src_tree, after, target, opts.target_project, result.streamed_md5, written,
+                   {(d.where, d.resource, d.path) for d in plan.differing})
+    report.verification = {"verified_files": check.verified_files,
+                           "verified_bytes": check.verified_bytes,
+                           "hashed_on_target": check.hashed_on_target,
+                           "failed": len(check.failures)}
+    report.failures += [{"what": "verify", "where": w, "reason": r} for w, r in check.failures]
+    if journal:
+        for action in plan.resources:
+            journal.finished(action.where, action.resource.key, [f.path for f in action.files])
+    if report.failures:
+        report.status = "failed"
+    elif plan.differing or plan.metadata_differs:
+        report.status = "differences"
+    else:
+        report.status = "ok"
+
+
+def find_project_of_sessions(client: XnatClient, sessions: list[str]) -> str:
+    """``--source-project`` defaults to the project of the sessions given."""
+    if not sessions:
+        raise JobError("give --source-project or at least one --session")
+    projects = set()
+    for ref in sessions:
+        rows = client.get_rows("/data/experiments", {"ID": ref, "columns": "ID,label,project"})
+        rows = rows or client.get_rows("/data/experiments",
+                                       {"label": ref, "columns": "ID,label,project"})
+        if not rows:
+            raise JobError(f"session {ref} not found on {client.url}")
+        projects.update(r["project"] for r in rows)
+    if len(projects) != 1:
+        raise JobError(f"the sessions given belong to several projects ({', '.join(sorted(projects))}); "
+                       "pass --source-project")
+    return projects.pop()
+
+
+def check_datatypes(src: tree.Project, target: XnatClient) -> None:
+    """Stop before writing anything when the target lacks a data type the source uses."""
+    used = {src.xsi_type}
+    for s in src.subjects.values():
+        used.add(s.xsi_type)
+        for e in s.experiments.values():
+            used.add(e.xsi_type)
+            used.update(x.xsi_type for x in e.scans.values())
+            used.update(a.xsi_type for a in e.assessors.values())
+    rows = target.get_rows("/data/search/elements")
+    installed = {r.get("ELEMENT_NAME", "").lower() for r in rows}
+    missing = sorted(t for t in used if t and t.lower() not in installed)
+    if missing:
+        raise JobError(f"the target XNAT {target.url} lacks data types used by the source: "
+                       f"{', '.join(missing)}")
+
+
+def known_ids(src: tree.Project, dst: tree.Project | None) -> dict[str, str]:
+    """Source accession ID -> target ID for objects both sides have (matched by label)."""
+    ids: dict[str, str] = {}
+    if dst is None:
+        return ids
+    for label, s in src.subjects.items():
+        t = dst.subjects.get(label)
+        if t is None:
+            continue
+        ids[s.source_id] = t.source_id
+        for e_label, e in s.experiments.items():
+            te = t.experiments.get(e_label)
+            if te is None:
+                continue
+            ids[e.source_id] = te.source_id
+            for a_label, a in e.assessors.items():
+                ta = te.assessors.get(a_label)
+                if ta is not None:
+                    ids[a.source_id] = ta.source_id
+    return ids
+
+
+def plan_summary(plan: Plan) -> dict:
+    return {"objects_to_create": plan.objects_to_create(),
+            "metadata_updates": sum(1 for a in plan.objects if not a.create),
+            "files_to_transfer": plan.files_to_transfer,
+            "bytes_to_transfer": plan.bytes_to_transfer,
+            "files_present": plan.present_files, "bytes_present": plan.present_bytes,
+            "estimated_seconds": round(estimate_seconds(plan), 1)}
+
+
+def skipped_summary(plan: Plan) -> dict:
+    return {"files_present": plan.present_files,
+            "shared": [asdict(s) for s in plan.shared],
+            "differing_files": [{"where": "/".join(d.where), "resource": d.resource,
+                                 "path": d.path, "source_size": d.source.size,
+                                 "target_size": d.target.size, "source_md5": d.source.md5,
+                                 "target_md5": d.target.md5} for d in plan.differing],
+            "metadata_differs": ["/".join(w) for w in plan.metadata_differs]}
+
+
+def _check_sessions_found(src: tree.Project, sessions: list[str]) -> None:
+    found = set()
+    for s in src.subjects.values():
+        for e in s.experiments.values():
+            found.update({e.label, e.source_id})
+    missing = [ref for ref in sessions if ref not in found]
+    if missing:
+        raise JobError(f"session(s) not found in project {src.id}: {', '.join(missing)}")
+
+
+def _log_up_to_date(src: tree.Project, plan: Plan) -> None:
+    busy = {session_of(a.where) for a in plan.resources} | {
+        session_of(a.where) for a in plan.objects}
+    total = sum(len(s.experiments) for s in src.subjects.values())
+    idle = sum(1 for s in src.subjects.values() for e in s.experiments
+               if ("subject", s.label, "experiment", e) not in busy)
+    log.info("%d of %d sessions already up to date on the target", idle, total)

@@ -1,0 +1,329 @@
+"""Carry out a plan: create objects, then stream files from source to target in a pool.
+
+Objects go first, parents before children, each subject's chain in order (subjects run in
+parallel). Files then move in a bounded pool: a large file streams straight from the source
+response into the target request (no disk, constant memory, MD5 computed on the way); a
+resource of many small files moves as one zip (download, re-root the entries, upload with
+``extract=true``), two requests instead of two per file. Every upload is recorded in the
+journal before it starts and cleared once verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import threading
+import zipfile
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import tree
+from .copy import metadata
+from .copy.targets import ElementNames, object_path, resource_path
+from .journal import Journal
+from .plan import ObjectAction, Plan, ResourceAction
+from .progress import Progress
+from .xnat.client import XnatClient
+from .xnat.errors import Forbidden, XnatError
+
+log = logging.getLogger(__name__)
+CHUNK = 1 << 20
+ZIP_MIN_FILES = 8            # a resource with at least this many files to move...
+ZIP_MAX_AVERAGE = 4 << 20    # ...averaging under 4 MiB moves as one zip
+
+
+@dataclass
+class Failure:
+    what: str                 # "object" | "resource" | "file" | "verify"
+    where: str
+    reason: str
+
+
+@dataclass
+class TransferResult:
+    created: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    updated: int = 0
+    resources_created: int = 0
+    files_uploaded: int = 0
+    bytes_uploaded: int = 0
+    streamed_md5: dict[tuple, str] = field(default_factory=dict)   # (where, key, path) -> md5
+    failures: list[Failure] = field(default_factory=list)
+    created_objects: list[tuple] = field(default_factory=list)
+
+
+class Fatal(XnatError):
+    """A failure no other object can avoid (e.g. no permission to write the project)."""
+
+
+class Transferer:
+    def __init__(self, source: XnatClient, target: XnatClient, target_project: str,
+                 journal: Journal | None, progress: Progress, workers: int = 4,
+                 temp_dir: Path | None = None):
+        self.source = source
+        self.target = target
+        self.project = target_project
+        self.journal = journal
+        self.progress = progress
+        self.workers = max(1, workers)
+        self.temp_dir = temp_dir
+        self.id_map: dict[str, str] = {}
+        self.result = TransferResult()
+        self._lock = threading.Lock()
+        self._names: ElementNames | None = None
+
+    # -- entry point --------------------------------------------------------------------------
+
+    def run(self, plan: Plan, known_ids: dict[str, str]) -> TransferResult:
+        """``known_ids``: source accession ID -> target ID of objects already on the target."""
+        self.id_map.update(known_ids)
+        self._create_objects(plan.objects)
+        self._move_files(plan.resources)
+        return self.result
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def _create_objects(self, actions: list[ObjectAction]) -> None:
+        chains: dict[tuple, list[ObjectAction]] = defaultdict(list)
+        for action in actions:
+            if action.kind == "project":
+                self._put_object(action)
+            else:
+                chains[action.where[:2]].append(action)
+        with ThreadPoolExecutor(self.workers) as pool:
+            futures = [pool.submit(self._create_chain, chain) for chain in chains.values()]
+            for future in as_completed(futures):
+                future.result()
+
+    def _create_chain(self, chain: list[ObjectAction]) -> None:
+        for action in chain:
+            try:
+                self._put_object(action)
+            except Fatal:
+                raise
+            except XnatError as exc:
+                self._fail("object", "/".join(action.where), str(exc))
+                # Children of an object that could not be written cannot be written either.
+                chain_rest = [a for a in chain if a.where[:len(action.where)] == action.where]
+                for skipped in chain_rest[1:]:
+                    self._fail("object", "/".join(skipped.where), "parent object not written")
+                return
+
+    def _put_object(self, action: ObjectAction) -> None:
+        doc = metadata.clean(metadata.parse(action.item.xml),
+                             project_level=action.kind == "project")
+        metadata.remap_ids(doc, self.id_map)
+        if action.kind != "project":
+            doc = self._names_for().as_root(doc, action.item.xsi_type)
+        path = object_path(self.project, action.where)
+        params = {"inbody": "true", "allowDataDeletion": "false" if action.create else "true"}
+        try:
+            response = self.target.request(
+                "PUT", path, params=params, data=metadata.to_bytes(doc),
+                headers={"Content-Type": "text/xml"})
+        except Forbidden as exc:
+            raise Fatal(f"no permission to write {path} on {self.target.url}: {exc}") from exc
+        new_id = response.text.strip()
+        if action.item.source_id and new_id and action.kind in ("subject", "experiment",
+                                                                  "assessor"):
+            with self._lock:
+                self.id_map[action.item.source_id] = new_id
+        with self._lock:
+            if action.create:
+                self.result.created[action.kind] += 1
+                self.result.created_objects.append(action.where)
+            else:
+                self.result.updated += 1
+        self.progress.object_done(action)
+
+    def _names_for(self) -> ElementNames:
+        with self._lock:
+            if self._names is None:
+                self._names = ElementNames(self.target)
+            return self._names
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _move_files(self, actions: list[ResourceAction]) -> None:
+        for action in actions:
+            self.progress.expect(action)
+        ordered = sorted(actions, key=lambda a: a.where)
+        with ThreadPoolExecutor(self.workers) as pool:
+            futures = []
+            for action in ordered:
+                if not self._ensure_resource(action):
+                    continue
+                if not action.files:
+                    self.progress.resource_done(action)
+                    continue
+                if self._zip_worthy(action):
+                    futures.append(pool.submit(self._guard, action, None))
+                else:
+                    futures += [pool.submit(self._guard, action, f) for f in action.files]
+            for future in as_completed(futures):
+                future.result()
+
+    def _ensure_resource(self, action: ResourceAction) -> bool:
+        if not action.create:
+            return True
+        res = action.resource
+        params = {k: v for k, v in (("format", res.format), ("content", res.content),
+                                    ("tags", res.tags), ("description", res.description)) if v}
+        path = resource_path(self.project, action.where, res)
+        try:
+            self.target.request("PUT", path, params=params, ok=(200, 201, 409))
+        except Forbidden as exc:
+            raise Fatal(f"no permission to write {path} on {self.target.url}: {exc}") from exc
+        except XnatError as exc:
+            self._fail("resource", path, str(exc))
+            for f in action.files:
+                self.progress.file_done(action, f, failed=True)
+            return False
+        with self._lock:
+            self.result.resources_created += 1
+        return True
+
+    @staticmethod
+    def _zip_worthy(action: ResourceAction) -> bool:
+        files = action.files
+        return (len(files) >= ZIP_MIN_FILES and bool(action.resource.uri)
+                and len(files) == len(action.resource.files) and not action.replace
+                and action.bytes / len(files) < ZIP_MAX_AVERAGE)
+
+    def _guard(self, action: ResourceAction, f: tree.File | None) -> None:
+        """One unit of work; its failure is recorded, the others go on."""
+        files = [f] if f else action.files
+        key = action.resource.key
+        paths = [x.path for x in files]
+        if self.journal:
+            self.journal.started(action.where, key, paths)
+        try:
+            if f is None:
+                self._copy_zip(action)
+            else:
+                self._copy_file(action, f)
+        except Fatal:
+            raise
+        except (XnatError, OSError, zipfile.BadZipFile) as exc:
+            where = resource_path(self.project, action.where, action.resource)
+            for x in files:
+                self._fail("file", f"{where}/files/{x.path}", str(exc))
+                self.progress.file_done(action, x, failed=True)
+            return
+        for x in files:
+            self.progress.file_done(action, x)
+
+    def _copy_file(self, action: ResourceAction, f: tree.File) -> None:
+        """Stream one file: source response body -> target request body, MD5 on the way."""
+        streams = ExitStack()
+        digest_holder: list = []
+
+        def open_body():
+            streams.close()
+            response = streams.enter_context(self.source.download(f.uri))
+            reader = _HashingReader(response.raw)
+            digest_holder[:] = [reader]
+            return reader
+
+        target = resource_path(self.project, action.where, action.resource)
+        params = {"inbody": "true"}
+        if f in action.replace:
+            params["overwrite"] = "true"
+        if action.resource.format:
+            params["format"] = action.resource.format
+        if action.resource.content:
+            params["content"] = action.resource.content
+        try:
+            response = self.target.upload(f"{target}/files/{f.path}", open_body, f.size, params)
+        finally:
+            streams.close()
+        _check_duplicates(response, f.path)
+        md5 = digest_holder[0].hexdigest() if digest_holder else ""
+        if f.md5 and md5 and md5 != f.md5:
+            raise XnatError(f"source bytes of {f.path} do not match the source's MD5")
+        with self._lock:
+            self.result.files_uploaded += 1
+            self.result.bytes_uploaded += f.size
+            self.result.streamed_md5[(action.where, action.resource.key, f.path)] = md5
+
+    def _copy_zip(self, action: ResourceAction) -> None:
+        """A resource of small files: one zip down, entries re-rooted, one zip up."""
+        res = action.resource
+        wanted = {f.path: f for f in action.files}
+        with tempfile.TemporaryDirectory(dir=self.temp_dir, prefix="xnat-copy-") as tmp:
+            downloaded = Path(tmp) / "source.zip"
+            with self.source.download(f"{res.uri}/files", {"format": "zip"}) as response, \
+                    open(downloaded, "wb") as out:
+                for chunk in response.iter_content(CHUNK):
+                    out.write(chunk)
+            upload = Path(tmp) / f"{res.label}.zip"
+            found = _reroot_zip(downloaded, upload, wanted)
+            missing = set(wanted) - set(found)
+            if missing:
+                raise XnatError(f"the source zip lacks {len(missing)} file(s) of {res.label}, "
+                                f"e.g. {sorted(missing)[0]}")
+            target = resource_path(self.project, action.where, res)
+            size = upload.stat().st_size
+            response = self.target.upload(
+                f"{target}/files/{res.label}.zip", lambda: open(upload, "rb"), size,
+                {"extract": "true"})
+        _check_duplicates(response, res.label)
+        with self._lock:
+            self.result.files_uploaded += len(found)
+            self.result.bytes_uploaded += sum(wanted[p].size for p in found)
+            for path, md5 in found.items():
+                self.result.streamed_md5[(action.where, res.key, path)] = md5
+
+    def _fail(self, what: str, where: str, reason: str) -> None:
+        log.error("failed: %s %s: %s", what, where, reason)
+        with self._lock:
+            self.result.failures.append(Failure(what, where, reason))
+
+
+class _HashingReader:
+    """File-like view of a response body that hashes what it hands out."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.md5 = hashlib.md5()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size if size and size > 0 else CHUNK, decode_content=True)
+        self.md5.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return self.md5.hexdigest()
+
+
+def _reroot_zip(source: Path, dest: Path, wanted: dict[str, tree.File]) -> dict[str, str]:
+    """Copy the wanted entries of an XNAT zip (``.../resources/R/files/<path>``) into a new
+    stored zip named by ``<path>``; returns path -> MD5 of the copied bytes."""
+    found: dict[str, str] = {}
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_STORED,
+                                                         allowZip64=True) as zout:
+        for info in zin.infolist():
+            if info.is_dir() or "/files/" not in info.filename:
+                continue
+            path = info.filename.split("/files/", 1)[1]
+            if path not in wanted or path in found:
+                continue
+            md5 = hashlib.md5()
+            with zin.open(info) as src, zout.open(zipfile.ZipInfo(path, info.date_time),
+                                                  "w", force_zip64=True) as dst:
+                while chunk := src.read(CHUNK):
+                    md5.update(chunk)
+                    dst.write(chunk)
+            found[path] = md5.hexdigest()
+    return found
+
+
+def _check_duplicates(response, what: str) -> None:
+    """XNAT answers 200 ``{"duplicates": [...]}`` when it kept files it already had (another
+    run got there first): not an error here; verification compares those files' bytes."""
+    text = response.text.strip() if response is not None else ""
+    if text.startswith("{") and "duplicates" in text:
+        log.info("target already had %s: %s", what, text[:200])
