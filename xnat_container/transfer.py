@@ -60,7 +60,7 @@ class Fatal(XnatError):
 
 
 class Transferer:
-    def __init__(self, source: XnatClient, target: XnatClient, target_project: str,
+    def __init__(self, source: XnatClient | None, target: XnatClient, target_project: str,
                  journal: Journal | None, progress: Progress, workers: int = 4,
                  temp_dir: Path | None = None):
         self.source = source
@@ -190,6 +190,7 @@ class Transferer:
     def _zip_worthy(action: ResourceAction) -> bool:
         files = action.files
         return (len(files) >= ZIP_MIN_FILES and bool(action.resource.uri)
+                and all(f.open is None for f in files)
                 and len(files) == len(action.resource.files) and not action.replace
                 and action.bytes / len(files) < ZIP_MAX_AVERAGE)
 
@@ -223,8 +224,11 @@ class Transferer:
 
         def open_body():
             streams.close()
-            response = streams.enter_context(self.source.download(f.uri))
-            reader = _HashingReader(response.raw)
+            if f.open is not None:      # a local file (import): read it from disk
+                reader = _HashingReader(streams.enter_context(f.open()))
+            else:                       # a file on the source XNAT: stream its response
+                response = streams.enter_context(self.source.download(f.uri))
+                reader = _HashingReader(response.raw)
             digest_holder[:] = [reader]
             return reader
 
@@ -291,7 +295,11 @@ class _HashingReader:
         self.md5 = hashlib.md5()
 
     def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size if size and size > 0 else CHUNK, decode_content=True)
+        size = size if size and size > 0 else CHUNK
+        if hasattr(self.raw, "stream"):            # urllib3 response: undo any encoding
+            data = self.raw.read(size, decode_content=True)
+        else:
+            data = self.raw.read(size)
         self.md5.update(data)
         return data
 
