@@ -107,3 +107,14 @@ def copy(target_url, target_project, source_url, source_project, sessions, subje
     if report.status in ("ok", "planned"):
         return
     sys.exit(EXIT_DIFFERENCES if report.status == "differences" else EXIT_FAILED)
+
+
+@main.command()
+@click.option("--bind", default="0.0.0.0:8080", show_default=True, help="HOST:PORT to listen on")
+def serve(bind):
+    """Serve /healthz, /readyz and /version under gunicorn (not for Container Service jobs,
+    which must exit)."""
+    from .health import serve as run_server
+
+    run_server(bind)
+

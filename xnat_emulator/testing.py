@@ -61,7 +61,10 @@ class InProcessEmulator(RunningEmulator):
         super().__init__(self.server.url, Path(data_dir), admin.login, admin.password)
 
     def stop(self) -> None:
-        self.server.stop()
+        """Idempotent: tests may stop an emulator their fixture also stops."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
 
 
 class EmulatorProcess(RunningEmulator):
