@@ -133,18 +133,28 @@ class _UploadBody:
 
     def read(self, amount: int = -1) -> bytes:
         if self._remaining <= 0:
-            if self._stream.read(1):
-                raise XnatError(f"{self._what}: the file is longer than the declared "
-                                f"{self._size} bytes; was it changed during the upload?")
             return b""
         if amount is None or amount < 0 or amount > self._remaining:
             amount = self._remaining
-        data = self._stream.read(amount)
+        data = self._local_read(amount)
         if not data:
             raise XnatError(f"{self._what}: the file ended {self._remaining} bytes before the "
                             f"declared {self._size} bytes; was it changed during the upload?")
         self._remaining -= len(data)
+        # Check for surplus bytes before handing over the last block: once the declared
+        # length is sent the server has a complete (but cut) file.
+        if self._remaining <= 0 and self._local_read(1):
+            raise XnatError(f"{self._what}: the file is longer than the declared "
+                            f"{self._size} bytes; was it changed during the upload?")
         return data
+
+    def _local_read(self, amount: int) -> bytes:
+        # urllib3 would take an OSError here for a network failure and retry the upload.
+        try:
+            return self._stream.read(amount)
+        except OSError as exc:
+            raise XnatError(f"{self._what}: cannot read the local file: "
+                            f"{exc.strerror or exc}") from exc
 
 
 class _Adapter(HTTPAdapter):
@@ -158,10 +168,10 @@ class _Adapter(HTTPAdapter):
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
     """The shared session keeps no cookies: the JSESSIONID is managed under the client's lock."""
 
-    def set_ok(self, cookie, request) -> bool:  # noqa: ANN001
+    def set_ok(self, cookie, request) -> bool:
         return False
 
-    def return_ok(self, cookie, request) -> bool:  # noqa: ANN001
+    def return_ok(self, cookie, request) -> bool:
         return False
 
 
@@ -219,7 +229,7 @@ class XnatClient:
     def __repr__(self) -> str:
         return f"<XnatClient {self.url} user={self.user!r}>"
 
-    def __enter__(self) -> "XnatClient":
+    def __enter__(self) -> XnatClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -310,7 +320,8 @@ class XnatClient:
         retry re-opens the stream; it is sent with Content-Length, never chunked. ``retry``
         None retries GET/HEAD/PUT/DELETE but not POST (a POST may have taken effect); a
         request that never reached the server (refused, DNS) or got a 401 is always repeated.
-        With ``stream`` the caller must close the response (``download()`` does).
+        With ``stream`` the caller must close the response (``download()`` does). Without it,
+        an HTML page answered with 200 to a request not asking for HTML is an XnatHTTPError.
         """
         method = method.upper()
         if data is not None and hasattr(data, "read"):
@@ -607,8 +618,8 @@ class XnatClient:
 def _release(r: requests.Response) -> None:
     try:
         r.close()
-    except Exception:  # noqa: BLE001 - releasing a broken connection must not mask the error
-        pass
+    except Exception as exc:  # noqa: BLE001 - a broken connection must not mask the error
+        log.debug("releasing a connection failed: %s", type(exc).__name__)
 
 
 def _looks_like_html(content: bytes) -> bool:
