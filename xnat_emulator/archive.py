@@ -120,6 +120,8 @@ class Archive:
         fields = incoming.fields
         secondary = fields.get("secondary_ID") or el.get("secondary_ID") or (
             existing.secondary_id if existing else pid)
+        if fields.get("description") is not None:  # a control key for resources, a field here
+            self.docs.set_field(el, xsi_type, "description", fields["description"])
         name = self.docs.get_field(el, xsi_type, "name") or (existing.name if existing else pid)
         el.set("secondary_ID", secondary)
         self.docs.set_field(el, xsi_type, "name", name)

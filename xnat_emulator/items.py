@@ -221,6 +221,10 @@ class Documents:
         data: dict = {}
         children: list[dict] = []
         self._json_fields(el, xsi_type, "", data, children)
+        if el.text and el.text.strip() and not any(isinstance(c.tag, str) for c in el):
+            # simpleContent (xnat:field, xnat:addParam): XFT names the text after the element,
+            # hence custom-field xpaths like fields/field[name=x]/field
+            data.setdefault(local(el), el.text)
         return {"children": children, "meta": {"create_event_id": 1, "xsi:type": xsi_type,
                                                "isHistory": False, "start_date": ""},
                 "data_fields": data}
@@ -267,7 +271,29 @@ class Documents:
 
 def serialize(el: etree._Element) -> bytes:
     """XNAT's declaration uses double quotes; xnatpy matches the catalog prefix literally."""
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(el, encoding="UTF-8")
+    body = _attributes_first(etree.tostring(el, encoding="UTF-8"))
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
+
+
+_ROOT_ATTR = re.compile(rb'\s+([^\s=]+)="([^"]*)"')
+
+
+def _attributes_first(xml: bytes) -> bytes:
+    """XNAT's SAXWriter puts the root's attributes before its ``xmlns`` declarations
+    (``<xnat:MRSession ID="..." project="..." label="..." xmlns:xnat=...``; clients test
+    ``xml.startswith('<xnat:MRSession ID="...')``, xnat-rest.md §6); lxml puts them after."""
+    end = xml.index(b">")
+    head, tail = xml[:end], xml[end:]
+    closing = b"/" if head.endswith(b"/") else b""
+    head = head[:-1] if closing else head
+    name_end = _ROOT_ATTR.search(head)
+    if name_end is None:
+        return xml
+    start = head[:name_end.start()]
+    attrs = [m.group(0) for m in _ROOT_ATTR.finditer(head)]
+    namespaces = [a for a in attrs if a.strip().startswith(b"xmlns")]
+    others = [a for a in attrs if not a.strip().startswith(b"xmlns")]
+    return start + b"".join(others + namespaces) + closing + tail
 
 
 def store_form(el: etree._Element) -> str:

@@ -165,6 +165,8 @@ class Listings:
 
     def _column(self, level: str, name: str, root: str | None) -> Column | None:
         shortcuts = BY_LEVEL[level]
+        if name == "xsiType" and level in ("project", "subject"):
+            return None  # not a shortcut there: dropped (xnat-rest.md §3.2, §12.2)
         if "/" not in name:
             if name in READ_ONLY or name in ("ID", "project", "label", "date", "subject_ID",
                                              "session_ID", "secondary_ID", "name",

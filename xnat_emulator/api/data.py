@@ -11,7 +11,7 @@ from flask import Blueprint, Response, request
 
 from ..app import current, principal
 from ..auth import ROLE_GROUPS
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound, Unprocessable
 from ..formats import Table
 from . import files
 from .common import (document_response, incoming, is_true, query_params, table_response,
@@ -117,6 +117,10 @@ def subjects(path: DataPath, ref: str | None) -> Response:
     if path.kinds[:2] != ["projects", "subjects"] and path.kinds[0] != "subjects":
         raise NotFound("Unable to find the requested resource.")
     resolver = Resolver(emu.store, emu.auth, who)
+    if (request.method == "PUT" and ref is not None and path.kinds == ["projects", "subjects"]
+            and emu.store.get_project(path.pairs[0][1]) is None):
+        # SubjectResource.handlePut: no such project -> 422 (xnat-rest.md §4 table)
+        raise Unprocessable("Submitted subject record must include the project attribute.")
     ctx = resolver.walk(path, stop_before_last=True)
     if ref is None:
         if request.method != "GET":

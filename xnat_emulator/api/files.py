@@ -255,8 +255,8 @@ def upload(owner: Owner, ref: str, relpath: str, params: dict[str, str]) -> Resp
                                 "is unknown.", 500)
         parts = [(relpath, request.stream, size)]
     elif mimetype == "multipart/form-data":
-        parts = [(relpath or (f.filename or "").replace("\\", "/").rsplit("/", 1)[-1],
-                  f.stream, None) for f in request.files.values() if f.filename]
+        parts = [(relpath or _part_filename(f), f.stream, None)
+                 for f in request.files.values() if f.filename]
         params = {**{k: v for k, v in request.form.items()}, **params}
     else:
         parts = []
@@ -282,8 +282,21 @@ def upload(owner: Owner, ref: str, relpath: str, params: dict[str, str]) -> Resp
         duplicates += outcome.duplicates
     if duplicates:
 
-        return Response(json.dumps({"duplicates": duplicates}), 200, mimetype="text/html")
+        return Response(json.dumps({"duplicates": duplicates}, separators=(",", ":")), 200,
+                        mimetype="text/html")  # literal body: xnat-rest.md §12.4
     return text("")
+
+
+def _part_filename(part) -> str:
+    """The part's file name without client folders (FileList: "backslash paths stripped").
+
+    Read from the raw header: werkzeug unquotes ``\\d`` to ``d``, so ``C:\\dir\\a.dcm`` sent by
+    a Windows client would otherwise become ``C:dira.dcm``.
+    """
+    header = part.headers.get("Content-Disposition", "")
+    match = re.search(r'filename="([^"]*)"', header)
+    name = match.group(1) if match else (part.filename or "")
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def delete(owners, ref, relpath: str, params: dict[str, str]) -> Response:
@@ -291,18 +304,17 @@ def delete(owners, ref, relpath: str, params: dict[str, str]) -> Response:
     if ref is None or len(owners) != 1:
         raise BadRequest("Files are deleted from a resource.")
     owner = owners[0]
-    if not relpath:
-        raise BadRequest("Name the file or folder to delete.")
     emu.auth.require_edit(who, emu.store.get_project(owner.project_id), "resources")
     found = _resources(owner, ref)
     if not found:
         raise NotFound("Unable to find the specified catalog.")
     remove = params.get("removeFiles", "").lower() != "false"
-    for res in found:
-        if relpath and not relpath.endswith(("/", "*")):
-            entry = emu.store.get_file(res.id, relpath)
-            if entry is not None and not storage.file_path(emu.store, res, relpath).exists():
-                raise NotFound("File missing")
-        storage.delete_files(emu.store, res, relpath, remove_files=remove)
+    # FileList.handleDelete (1.8): prefix match, trailing '*' a regex; nothing matched -> 404.
+    removed = sum(storage.delete_files(emu.store, res, relpath, remove_files=remove)
+                  for res in found)
+    if removed == 0:
+        if params.get("accept-not-found", "").lower() == "true":
+            return Response("", 204)
+        raise NotFound("No matched files")
     return text("")
 
