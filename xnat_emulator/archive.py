@@ -14,7 +14,8 @@ from lxml import etree
 
 from . import items
 from .auth import Auth, Principal
-from .errors import BadRequest, Conflict, ExpectationFailed, NotFound, Unprocessable
+from .errors import (BadRequest, Conflict, ExpectationFailed, Forbidden, NotFound,
+                     Unprocessable)
 from .items import XSI_TYPE, Documents, Incoming
 from .shortcuts import READ_ONLY, xpath_for
 from .store import Experiment, Project, Resource, Scan, Store, Subject, now_timestamp
@@ -26,6 +27,7 @@ SUBJECT_ASSESSOR = "xnat:subjectAssessorData"
 IMAGE_SESSION = "xnat:imageSessionData"
 IMAGE_ASSESSOR = "xnat:imageAssessorData"
 SCAN_TYPE = "xnat:imageScanData"
+RECON_TYPE = "xnat:reconstructedImageData"
 # Query keys that steer a request and are never fields.
 CONTROL_KEYS = {
     "xsiType", "ELEMENT_0", "format", "req_format", "inbody", "columns", "event_reason",
@@ -80,16 +82,40 @@ class Archive:
         for key, value in fields.items():
             if key in CONTROL_KEYS or key in READ_ONLY or key in ("label", "ID", "project"):
                 continue
+            if "/" in key and not self._same_type_path(xsi_type, key):
+                continue
             path = xpath_for(level, key)
             if path is None:
                 continue
             self.docs.set_field(el, xsi_type, path, value)
 
+    def _same_type_path(self, xsi_type: str, key: str) -> bool:
+        """An xpath rooted at another data type (``xnat:ctScanData/note`` sent for an MR scan)
+        is silently ignored, as XNAT does (RT TestScans.testImplicitScanTypeChangeValidation,
+        XNAT-7176): only xpaths of the object's type or one of its ancestors apply."""
+        root = key.split("/", 1)[0]
+        if ":" not in root:
+            return True
+        canonical = self.docs.canonical_type(root)
+        if canonical is None or not self.docs.schema.has_type(canonical):
+            return True  # not a type name: let the field setter judge the path
+        return self.docs.is_a(xsi_type, canonical)
+
     def _merged_element(self, stored: str | None, incoming: Incoming, xsi_type: str, kind: str):
-        """The new document: the sent XML replaces the stored fields; then query fields apply."""
+        """The new document. Sent XML is checked (400 on bad values) and, on an update,
+        merged into the stored document unless ``allowDataDeletion=true``, which replaces it
+        (XNAT loads the stored item as the template: SecureResource.loadItem); then query
+        fields apply."""
         if incoming.document is not None:
             el = copy_element(incoming.document)
             collections = self.docs.strip_collections(el, kind)
+            if not self.docs.is_custom(xsi_type) and self.docs.schema.has_type(xsi_type):
+                items.check_values(self.docs.schema, el, xsi_type)
+            allow_deletion = incoming.fields.get("allowDataDeletion", "").lower() == "true"
+            if stored and not allow_deletion and not self.docs.is_custom(xsi_type):
+                base = items.load(stored)
+                items.merge_into(self.docs.schema, base, el, xsi_type)
+                el = base
         else:
             el = items.load(stored) if stored else self.docs.new_element(xsi_type)
             collections = {}
@@ -105,11 +131,21 @@ class Archive:
         """Create or update a project; True when it is new (200 either way, empty body)."""
         existing = self.store.get_project(project_id)
         doc_id = incoming.document.get("ID") if incoming.document is not None else None
+        if existing is not None and existing.id != project_id:
+            # the URL names another project's alias: a new project whose ID clashes
+            raise Conflict(f"Requested new project conflicts with existing projects: "
+                           f"{existing.id}")
         if existing is None:
             if not VALID_ID.match(project_id) or (doc_id and doc_id != project_id):
                 raise ExpectationFailed("Invalid project ID.")
-        else:
-            self.auth.require_owner(who, existing)
+            if self.store.was_deleted_project(project_id):
+                # ProjectResource.handlePut: IDs live on in the project history table
+                raise Forbidden(f"The project ID {project_id} was used by a deleted project "
+                                "and cannot be reused.")
+        elif self.auth.role(who, existing) != "owner":
+            # ProjectResource.handlePut: 403 whether or not the user can see the project
+            # (RT TestProjectValidation.testDuplicateId, TestInvalidUserAccess)
+            raise Forbidden("User account doesn't have permission to edit this project.")
         xsi_type = self.requested_type(incoming, PROJECT_TYPE) or PROJECT_TYPE
         if xsi_type != PROJECT_TYPE:
             raise BadRequest(f"Invalid data type {xsi_type} for a project.")
@@ -137,21 +173,31 @@ class Archive:
                           existing.insert_date if existing else now_timestamp(),
                           existing.insert_user if existing else who.login)
         if existing is None:
-            self._check_project_unique(project)
+            self._check_project_unique(project, aliases)
             self.store.create_project(project, aliases, who.login)
             return True
         self.store.update_project(project, aliases)
         return False
 
-    def _check_project_unique(self, project: Project) -> None:
+    def _check_project_unique(self, project: Project, aliases: list[str]) -> None:
+        """A new project's ID, name, secondary ID and aliases must not equal, ignoring case,
+        any identifier of an existing project (ProjectResource.handlePut; RT
+        TestProjectValidation: an ID used as another's title, a title as an alias...)."""
+        mine = {v.lower() for v in [project.id, project.secondary_id, project.name, *aliases] if v}
+        clashes = []
         for other in self.store.list_projects():
-            if project.secondary_id in (other.id, other.secondary_id) or project.name == other.name:
-                raise Conflict(
-                    f"Invalid project: the secondary ID or name conflicts with project {other.id}.")
+            theirs = {v.lower() for v in [other.id, other.secondary_id, other.name,
+                                          *self.store.project_aliases(other.id)] if v}
+            if mine & theirs:
+                clashes.append(other.id)
+        if clashes:
+            raise Conflict("Requested new project conflicts with existing projects: "
+                           + ", ".join(clashes))
 
     def delete_project(self, who: Principal, project: Project, remove_files: bool) -> None:
         self.auth.require_delete(who, project, "projects")
-        self._remove_dirs(self.store.delete_project(project.id), remove_files)
+        removed = self._recon_resources(self.store.list_experiments(project.id))
+        self._remove_dirs(self.store.delete_project(project.id) + removed, remove_files)
 
     def set_accessibility(self, who: Principal, project: Project, level: str) -> None:
         if level not in ("public", "protected", "private"):
@@ -207,9 +253,15 @@ class Archive:
         if project is not None and project.id != subject.project:
             self.auth.require_edit(who, project, "subjects")
             self.store.remove_share(subject.id, project.id)
+            # unsharing a subject also unshares its experiments from that project (RT
+            # TestSharing.testUnShared: re-sharing the session afterwards answers 200, not 409)
+            for exp in self.store.list_experiments(project.id, subject.id):
+                if exp.project != project.id:
+                    self.store.remove_share(exp.id, project.id)
             return
         self.auth.require_delete(who, owner, "subjects")
-        self._remove_dirs(self.store.delete_subject(subject.id), remove_files)
+        removed = self._recon_resources(self.store.list_experiments(subject_id=subject.id))
+        self._remove_dirs(self.store.delete_subject(subject.id) + removed, remove_files)
 
     def _check_label(self, label: str, what: str) -> None:
         if not VALID_ID.match(label):
@@ -284,6 +336,9 @@ class Archive:
             saved = Saved(created.id, True)
         for scan_el in (s for wrapper in collections.get("scans", []) for s in wrapper):
             self._put_scan_element(who, saved.id, scan_el)
+        fix = incoming.fields.get("fixScanTypes")
+        if session is None and fix is not None and fix.lower() not in ("false", "0"):
+            self.fix_scan_types(self.store.get_experiment(saved.id))
         return saved
 
     def _experiment_subject(self, who, project, subject_ref, el, xsi_type, existing, session):
@@ -311,7 +366,101 @@ class Archive:
             self.store.remove_share(exp.id, project.id)
             return
         self.auth.require_delete(who, self.store.get_project(exp.project), "experiments")
-        self._remove_dirs(self.store.delete_experiment(exp.id), remove_files)
+        removed = self._recon_resources([exp])
+        self._remove_dirs(self.store.delete_experiment(exp.id) + removed, remove_files)
+
+    def fix_scan_types(self, session: Experiment) -> None:
+        """``PUT {session}?fixScanTypes=true`` (XNAT FixScanTypes): each scan without a type
+        takes the type of a scan with the same series description elsewhere in the project
+        (RT TestArchive.testFixScanTypes)."""
+        known: dict[str, str] = {}
+        for other in self.store.list_experiments(session.project):
+            if other.id == session.id or other.project != session.project:
+                continue
+            for scan in self.store.list_scans(other.id):
+                el = items.load(scan.xml)
+                desc = self.docs.get_field(el, scan.xsi_type, "series_description") \
+                    if not self.docs.is_custom(scan.xsi_type) else None
+                if desc and el.get("type"):
+                    known.setdefault(desc.lower(), el.get("type"))
+        for scan in self.store.list_scans(session.id):
+            if self.docs.is_custom(scan.xsi_type):
+                continue
+            el = items.load(scan.xml)
+            desc = self.docs.get_field(el, scan.xsi_type, "series_description")
+            if el.get("type") or not desc or desc.lower() not in known:
+                continue
+            el.set("type", known[desc.lower()])
+            scan.xml = items.store_form(el)
+            self.store.update_scan(scan)
+
+    # -- reconstructions ----------------------------------------------------------------------
+
+    def put_recon(self, who: Principal, session: Experiment, recon_id: str,
+                  incoming: Incoming) -> None:
+        """``PUT {session}/reconstructions/{R}`` (ReconResource): 200 new or updated; kept in
+        the session document as ``xnat:reconstructions/xnat:reconstructedImage``. ``xsiType``
+        may be the type or its element name (``xnat:ReconstructedImage``)."""
+        project = self.store.get_project(session.project)
+        self.auth.require_edit(who, project, "reconstructions")
+        xsi_type = self.requested_type(incoming, RECON_TYPE) or RECON_TYPE
+        if not self.docs.is_a(xsi_type, RECON_TYPE):
+            raise BadRequest(f"Invalid data type {xsi_type} for a reconstruction.")
+        if not VALID_ID.match(recon_id):
+            raise ExpectationFailed("Invalid character in reconstruction ID.")
+        doc = items.load(session.xml)
+        recon = items.find_recon(doc, recon_id)
+        if recon is None:
+            wrapper = next((w for w in doc if isinstance(w.tag, str)
+                            and items.local(w) == "reconstructions"), None)
+            if wrapper is None:
+                wrapper = etree.Element(items.qname("xnat:reconstructions"))
+                items._insert_in_order(doc, wrapper, items.children_of(self.docs.schema,
+                                                                       session.xsi_type))
+            recon = etree.SubElement(wrapper, items.qname("xnat:reconstructedImage"))
+            recon.set("ID", recon_id)
+        if incoming.document is not None:
+            for key, value in incoming.document.attrib.items():
+                if not key.startswith("{") and key != "ID":
+                    recon.set(key, value)
+        for key in ("type", "baseScanType"):
+            if incoming.fields.get(key) is not None:
+                recon.set(key, incoming.fields[key])
+        fields = {k: v for k, v in incoming.fields.items() if "/" in k}
+        self._apply_fields(recon, RECON_TYPE, "recon", fields)
+        self.docs.set_field(recon, RECON_TYPE, "image_session_ID", session.id)
+        session.xml = items.store_form(doc)
+        self.store.update_experiment(session)
+
+    def delete_recon(self, who: Principal, session: Experiment, recon_id: str,
+                     remove_files: bool) -> None:
+        self.auth.require_delete(who, self.store.get_project(session.project),
+                                 "reconstructions")
+        doc = items.load(session.xml)
+        recon = items.find_recon(doc, recon_id)
+        if recon is None:
+            raise NotFound("Unable to find the specified reconstruction.")
+        recon.getparent().remove(recon)
+        session.xml = items.store_form(doc)
+        self.store.update_experiment(session)
+        removed = []
+        for res in self.store.list_resources("reconstruction", f"{session.id}:{recon_id}"):
+            self.store.delete_resource(res.id)
+            removed.append(res.id)
+        self._remove_dirs(removed, remove_files)
+
+    def _recon_resources(self, experiments: list[Experiment]) -> list[int]:
+        """Drop the resource rows of the reconstructions of sessions about to be deleted."""
+        removed = []
+        for exp in experiments:
+            if "reconstructedImage" not in exp.xml:
+                continue
+            for recon in items.recons(items.load(exp.xml)):
+                owner = f"{exp.id}:{recon.get('ID')}"
+                for res in self.store.list_resources("reconstruction", owner):
+                    self.store.delete_resource(res.id)
+                    removed.append(res.id)
+        return removed
 
     # -- sharing ------------------------------------------------------------------------------
 

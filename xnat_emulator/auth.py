@@ -24,6 +24,18 @@ TOKEN_LIFETIME = 48 * 3600  # WIKI "User Alias Token API": 48 h by default
 ROLE_GROUPS = {"Owners": "owner", "Members": "member", "Collaborators": "collaborator"}
 
 
+def group_role(project_id: str, group: str) -> str | None:
+    """The role a project user group names: its ID ``{P}_member`` (what grxnat sends), the bare
+    role ``member`` or the display name ``Members`` (pyxnat), any case (ProjectUserResource)."""
+    name = group.lower()
+    if name.startswith(project_id.lower() + "_"):
+        name = name[len(project_id) + 1:]
+    for display, role in ROLE_GROUPS.items():
+        if name in (role, display.lower()):
+            return role
+    return None
+
+
 @dataclass(frozen=True)
 class Principal:
     login: str
@@ -124,21 +136,27 @@ class Auth:
         if not self.can_read(who, project):
             raise NotFound(f"Unable to identify project {project.id}")
 
+    def require_visible(self, who: Principal, project: Project) -> None:
+        """Writes into a project one can see (a protected one included) but may not edit are
+        403; into one that is invisible (private, no role) 404 (TestInvalidUserAccess)."""
+        if not self.can_see(who, project):
+            raise NotFound(f"Unable to identify project {project.id}")
+
     def require_edit(self, who: Principal, project: Project, what: str = "data") -> None:
-        self.require_read(who, project)
+        self.require_visible(who, project)
         if self.role(who, project) not in ("owner", "member"):
             raise Forbidden(
                 f"Specified user account has insufficient create privileges for {what} "
                 "in this project.")
 
     def require_delete(self, who: Principal, project: Project, what: str = "data") -> None:
-        self.require_read(who, project)
+        self.require_visible(who, project)
         if self.role(who, project) != "owner":
             raise Forbidden(
                 f"Specified user account has insufficient delete privileges for {what} "
                 "in this project.")
 
     def require_owner(self, who: Principal, project: Project) -> None:
-        self.require_read(who, project)
+        self.require_visible(who, project)
         if self.role(who, project) != "owner":
             raise Forbidden("User account doesn't have permission to edit this project.")

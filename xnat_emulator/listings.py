@@ -188,7 +188,8 @@ class Listings:
 
     def resources(self, owner_type: str, owner_id: str, cat_id: str, cat_desc: str = "",
                   io: str | None = None) -> Table:
-        category = {"scan": "scans", "assessor": "assessors"}.get(owner_type, "resources")
+        category = {"scan": "scans", "assessor": "assessors",
+                    "reconstruction": "reconstructions"}.get(owner_type, "resources")
         rows = []
         for res in self.store.list_resources(owner_type, owner_id, io):
             count, size = self.store.resource_stats(res.id)

@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS tokens (
     alias TEXT PRIMARY KEY, secret TEXT NOT NULL, login TEXT NOT NULL, id INTEGER NOT NULL,
     created REAL NOT NULL, expires REAL NOT NULL, valid INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS deleted_projects (id TEXT PRIMARY KEY);
 """
 
 # Owner types of resources, as XNAT's catalog ``category`` names them.
@@ -291,7 +292,13 @@ class Store:
             db.execute("DELETE FROM project_aliases WHERE project=?", (project_id,))
             db.execute("DELETE FROM project_users WHERE project=?", (project_id,))
             db.execute("DELETE FROM projects WHERE id=?", (project_id,))
+            # XNAT keeps deleted projects in its history table; their IDs cannot be reused
+            db.execute("INSERT OR IGNORE INTO deleted_projects VALUES (?)", (project_id,))
             return removed
+
+    def was_deleted_project(self, project_id: str) -> bool:
+        return self._one("SELECT 1 FROM deleted_projects WHERE id=? COLLATE NOCASE",
+                         (project_id,)) is not None
 
     def project_role(self, project_id: str, login: str) -> str | None:
         row = self._one(
@@ -332,6 +339,12 @@ class Store:
             row = self._one(
                 "SELECT s.* FROM subjects s JOIN shares h ON h.item_id=s.id "
                 "WHERE h.project=? AND h.label=?",
+                (project_id, label_or_id),
+            )
+        if row is None:  # a subject shared in, by its original label (RT TestSharing)
+            row = self._one(
+                "SELECT s.* FROM subjects s JOIN shares h ON h.item_id=s.id "
+                "WHERE h.project=? AND s.label=?",
                 (project_id, label_or_id),
             )
         return Subject(**row) if row else None

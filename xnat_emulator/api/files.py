@@ -84,6 +84,11 @@ def owners_for(ctx: Context, path: DataPath) -> list[Owner]:
                              session.label, f"scans/{folder}/", scan.scan_id, scan_type,
                              session.project))
         return out
+    if ctx.recon is not None:
+        session, r = ctx.experiment, ctx.recon
+        return [Owner("reconstruction", f"{session.id}:{r}",
+                      f"{prefix}/experiments/{session.id}/reconstructions/{r}",
+                      session.label, f"reconstructions/{r}/", r, "", session.project)]
     if ctx.assessor is not None:
         session, a = ctx.experiment, ctx.assessor
         io = f"/{path.io}" if path.io else ""
@@ -165,12 +170,15 @@ def files_of(owners: list[Owner], ref: str | None, relpath: str,
     return listing(owners, ref, relpath, params)
 
 
-def _entries(owners: list[Owner], ref: str | None, folder: str = ""):
+def _entries(owners: list[Owner], ref: str | None, folder: str = "", recursive: bool = True):
+    """Files of the owners' resources under ``folder``; ``recursive=False`` keeps only the
+    folder's own files, not those of its sub-folders (FileList ``recursive=false``)."""
     store = current().store
     for owner in owners:
         for res in _resources(owner, ref):
             for entry in store.list_files(res.id):
-                if entry.path.startswith(folder):
+                if entry.path.startswith(folder) and (
+                        recursive or "/" not in entry.path[len(folder):]):
                     yield owner, res, entry
 
 
@@ -181,10 +189,35 @@ def listing(owners, ref, folder: str, params: dict[str, str]) -> Response:
     fmt = requested_format(params)
     if fmt in ("zip", "tar.gz", "tar"):
         return archive_download(owners, ref, folder, params, fmt)
-    entries = [(res, owner.base_uri, entry) for owner, res, entry in _entries(owners, ref, folder)]
+    recursive = params.get("recursive", "").lower() not in ("false", "0")
+    entries = [(res, owner.base_uri, entry)
+               for owner, res, entry in _entries(owners, ref, folder, recursive)]
+    if "index" in params:
+        return _nth_file(entries, params)
     table = emu.listings.files(entries, params, emu.checksums)
     body, mimetype = render_table(table, fmt)
     return Response(body, 200, mimetype=mimetype)
+
+
+def _nth_file(entries, params: dict[str, str]) -> Response:
+    """``?index=N``: the N-th (from 0) of the files the listing filters leave, served as the
+    file itself; 404 when there is no such file (FileList; RT TestFileFiltering)."""
+    from ..listings import _null_match
+
+    wanted_format, wanted_content = params.get("file_format"), params.get("file_content")
+    kept = [(res, entry) for res, _, entry in entries
+            if (wanted_format is None or _null_match(entry.format, wanted_format))
+            and (wanted_content is None or _null_match(entry.content, wanted_content))]
+    index = params["index"]
+    if not index.isdigit() or int(index) >= len(kept):
+        raise NotFound("Unable to find catalog entry for given index.")
+    res, entry = kept[int(index)]
+    path = storage.file_path(current().store, res, entry.path)
+    ext = entry.path.rsplit(".", 1)[-1].lower() if "." in entry.path else ""
+    return Response(storage.iter_file(path), 200, direct_passthrough=True,
+                    mimetype=SINGLE_FILE_TYPES.get(ext, "application/octet-stream"),
+                    headers={"Content-Length": str(entry.size),
+                             "Last-Modified": formatdate(entry.mtime, usegmt=True)})
 
 
 def archive_download(owners, ref, folder, params, fmt: str) -> Response:

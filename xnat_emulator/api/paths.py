@@ -67,22 +67,36 @@ class Context:
     experiment: Experiment | None = None
     assessor: Experiment | None = None
     scan: Scan | None = None
+    recon: str | None = None     # reconstruction ID (kept in the session document)
     scans: list[Scan] = field(default_factory=list)  # scans/ALL or scans/1,2 before /files
     via_project: bool = False
     via_subject: bool = False
 
 
 class Resolver:
-    def __init__(self, store: Store, auth: Auth, who: Principal):
+    """``write``: the request creates or changes something, so a project the user can see but
+    not read into (protected, no role) resolves, and the archive rules answer 403 instead of
+    404 (NrgXnat/xnat-rest-tests TestInvalidUserAccess.testProtectedXMLCRUD)."""
+
+    def __init__(self, store: Store, auth: Auth, who: Principal, write: bool = False):
         self.store = store
         self.auth = auth
         self.who = who
+        self.write = write
 
     def project(self, ref: str) -> Project:
         project = self.store.get_project(ref)
-        if project is None or not self.auth.can_read(self.who, project):
+        allowed = self.auth.can_see if self.write else self.auth.can_read
+        if project is None or not allowed(self.who, project):
             raise NotFound(f"Unable to identify project {ref}")
         return project
+
+    def recon(self, ctx: Context, ref: str) -> str:
+        from .. import items
+        session = items.load(ctx.experiment.xml)
+        if items.find_recon(session, ref) is None:
+            raise NotFound("Unable to find the specified reconstruction.")
+        return ref
 
     def subject(self, ctx: Context, ref: str) -> Subject:
         if ctx.project is not None:
@@ -183,6 +197,8 @@ class Resolver:
                     ctx.scans = self.scans(ctx, ref)
                 else:
                     ctx.scan = self.scan(ctx, ref)
+            elif name == "reconstructions" and ctx.experiment is not None:
+                ctx.recon = self.recon(ctx, ref)
             elif name == "resources":
                 continue  # resolved by the file handlers
             else:

@@ -18,8 +18,14 @@ def _text(body: str, status: int = 200) -> Response:
 
 @bp.route("/data/JSESSION", methods=["GET", "POST", "DELETE"])
 @bp.route("/REST/JSESSION", methods=["GET", "POST", "DELETE"])
-def jsession():
-    """The HTTP session id as text; DELETE ends the session (pyxnat's disconnect)."""
+@bp.route("/data/JSESSION/<path:_rest>", methods=["GET", "POST", "DELETE"])
+@bp.route("/REST/JSESSION/<path:_rest>", methods=["GET", "POST", "DELETE"])
+def jsession(_rest: str = ""):
+    """The HTTP session id as text; DELETE ends the session (pyxnat's disconnect).
+
+    Routes match by prefix (xnat-rest.md §1), so ``DELETE /data/JSESSION/{id}`` (grxnat's
+    logout) reaches UserSession too and ends the *current* session, whatever the tail says.
+    """
     sid = g.new_session or request.cookies.get("JSESSIONID")
     if request.method == "DELETE":
         if sid:
@@ -64,8 +70,8 @@ def tokens(op: str, rest: str = ""):
         return jsonify(auth.issue_token(login))
     if op == "validate" and len(parts) == 2:
         login = auth.validate_token(parts[0], parts[1])
-        if login is None:
-            return jsonify({})
+        if login is None:  # AliasTokenRestlet: no such valid token -> 404 (grxnat reads 404 as invalid)
+            raise NotFound("Unable to find the specified token.")
         return jsonify({"valid": login})
     if op == "invalidate" and parts:
         token = current().store.get_token(parts[0])
@@ -76,3 +82,20 @@ def tokens(op: str, rest: str = ""):
         auth.invalidate_token(parts[0])
         return jsonify({"result": "OK"})
     raise BadRequest(f"Unknown token operation {op}.")
+
+
+@bp.route("/data/users", methods=["GET"])
+@bp.route("/REST/users", methods=["GET"])
+def site_users():
+    """The site's users (XNAT UserListResource): admins only, as the site setting
+    ``restrictUserListAccessToAdmins`` (default true) makes it; 403 for everybody else."""
+    from ..formats import Table
+    from .common import query_params, table_response
+
+    who = principal()
+    if not who.admin:
+        raise Forbidden("Only administrators can list the site's users.")
+    users = sorted(current().auth.users.values(), key=lambda u: u.login)
+    rows = [[str(n), u.login, u.login, "", ""] for n, u in enumerate(users, start=1)]
+    table = Table(["xdat_user_id", "login", "firstname", "lastname", "email"], rows)
+    return table_response(table, query_params())
