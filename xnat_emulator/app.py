@@ -36,17 +36,19 @@ class Emulator:
         self.checksums = config.checksums
         self.faults = FaultInjector(config.faults)
         self.faults.expire_sessions = self.auth.expire_all_sessions
+        from .container_service import ContainerService  # Container + Event Service stand-in
+        self.containers = ContainerService(self)
 
 
 def create_app(config: EmulatorConfig) -> Flask:
-    from .api import admin, data, session, site
+    from .api import admin, containers, data, session, site
 
     app = Flask("xnat_emulator")
     emulator = Emulator(config)
     app.extensions["xnat"] = emulator
     app.extensions["xnat_store"] = emulator.store
     app.url_map.strict_slashes = False
-    for blueprint in (session.bp, site.bp, admin.bp, data.bp):
+    for blueprint in (session.bp, site.bp, admin.bp, containers.bp, data.bp):
         app.register_blueprint(blueprint)
 
     @app.before_request

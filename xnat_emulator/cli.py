@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -27,6 +28,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="seconds of added latency per request, e.g. 0.05-0.5")
     p.add_argument("--fault-seed", type=int, default=None)
     p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("--secret", action="append", default=[], metavar="PROPERTY=VALUE",
+                   help="repeatable; a JVM system property for Container Service secrets, "
+                        "e.g. remote.xnat.password=...")
+    p.add_argument("--container-entrypoint", default="", metavar="COMMAND",
+                   help="entrypoint of command images (default: python -m xnat_container)")
     return p.parse_args(argv)
 
 
@@ -37,9 +43,17 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         error_rate=args.fault_error_rate, reset_rate=args.fault_reset_rate,
         latency_min=float(lo), latency_max=float(hi or lo), seed=args.fault_seed,
     )
+    secrets = []
+    for spec in args.secret:
+        name, sep, value = spec.partition("=")
+        if not sep or not name:
+            raise ValueError(f"secret must be PROPERTY=VALUE, got {spec!r}")
+        secrets.append((name, value))
     return EmulatorConfig(
         data_dir=args.data_dir, site_id=args.site_id, users=users,
         checksums=not args.no_checksums, site_url=args.site_url, faults=faults,
+        system_properties=tuple(secrets),
+        container_entrypoint=tuple(shlex.split(args.container_entrypoint)),
     )
 
 

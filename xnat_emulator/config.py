@@ -43,3 +43,8 @@ class EmulatorConfig:
     checksums: bool = True
     site_url: str = ""
     faults: FaultSettings = field(default_factory=FaultSettings)
+    # Container Service: JVM system properties that command ``secrets`` read (``--secret``),
+    # and the image entrypoint for commands without ``override-entrypoint`` (default:
+    # ``python -m xnat_container``, i.e. the image's ``xnat-container``).
+    system_properties: tuple[tuple[str, str], ...] = ()
+    container_entrypoint: tuple[str, ...] = ()
