@@ -118,3 +118,77 @@ def serve(bind):
 
     run_server(bind)
 
+
+
+@main.command("import-nifti")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--project", required=True, help="XNAT project to import into (must exist)")
+@click.option("--url", help="XNAT to import into (default: $XNAT_HOST)")
+@click.option("--subject", help="subject label (flat layout; renames a BIDS tree's one subject)")
+@click.option("--session", help="session label (default: SUBJECT or SUBJECT_SESSION)")
+@click.option("--layout", type=click.Choice(["auto", "bids", "flat"]), default="auto",
+              show_default=True, help="auto: bids when there are sub-* folders")
+@click.option("--modality", type=click.Choice(["MR", "PT", "CT"]),
+              help="session and scan type (default: the sidecars' Modality, else MR)")
+@click.option("--from-dicom", is_flag=True, help="SOURCE holds DICOM: convert with dcm2niix first")
+@click.option("--no-snapshots", is_flag=True, help="do not render SNAPSHOTS thumbnails")
+@click.option("--overwrite", is_flag=True, help="replace files (and scan fields) that differ")
+@click.option("--strict", is_flag=True, help="stop, importing nothing, if any file is rejected")
+@click.option("--dry-run", is_flag=True, help="print the plan; change nothing")
+@click.option("--workers", type=click.IntRange(1, 32), default=4, show_default=True)
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("xnat-import-report"), show_default=True)
+def import_nifti(source, project, url, subject, session, layout, modality, from_dicom,
+                 no_snapshots, overwrite, strict, dry_run, workers, report_dir):
+    """Import NIFTI files (a folder, .zip or .tar.gz; a BIDS tree or a flat folder) into
+    PROJECT: subjects, sessions, scans with NIFTI, BIDS and SNAPSHOTS resources.
+
+    Credentials from XNAT_USER/XNAT_PASS or ~/.netrc. Exit codes: 0 everything imported,
+    1 something rejected or failed, 2 could not start, 3 changed files left alone.
+    """
+    from .nifti.job import ImportOptions, JobError, run_import
+
+    _setup_logging()
+    if not (url or os.environ.get("XNAT_HOST")):
+        _fail("no XNAT URL: pass --url or set XNAT_HOST")
+    client = connect(url, "XNAT_USER", "XNAT_PASS", "", False, "XNAT_HOST")
+    opts = ImportOptions(
+        project=project, subject=subject, session=session, layout=layout, modality=modality,
+        from_dicom=from_dicom, snapshots=not no_snapshots, overwrite=overwrite,
+        dry_run=dry_run, strict=strict, workers=workers, report_dir=report_dir)
+    try:
+        with client:
+            report, lines = run_import(client, source, opts)
+    except JobError as exc:
+        _fail(str(exc))
+    except XnatError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    path = report.write(report_dir)
+    for line in lines:
+        click.echo(line)
+    click.echo(report.summary())
+    click.echo(f"report: {path}")
+    if report.status in ("ok", "planned"):
+        return
+    sys.exit(EXIT_DIFFERENCES if report.status == "differences" else EXIT_FAILED)
+
+
+@main.command("check-command")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dockerfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="also check that this Dockerfile's org.nrg.commands label equals FILE (R2)")
+def check_command(file, dockerfile):
+    """Check a Container Service command file (a JSON object or array, or a Dockerfile's
+    org.nrg.commands label) against the rules R1-R64: one line per problem, exit 1 if any
+    rule the server enforces (E) fails."""
+    from .command_check import check_path
+
+    try:
+        problems = check_path(file, dockerfile)
+    except (OSError, ValueError) as exc:
+        _fail(f"{file}: {exc}")
+    for problem in problems:
+        click.echo(str(problem))
+    errors = sum(p.is_error for p in problems)
+    click.echo(f"{file}: {errors} error(s), {len(problems) - errors} warning(s)", err=True)
+    sys.exit(1 if errors else 0)

@@ -33,6 +33,7 @@ class Report:
     skipped: dict = field(default_factory=dict)
     verification: dict = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)    # input refused: {"path", "reason"}
     requests: dict = field(default_factory=dict)
     status: str = "running"
 
@@ -46,7 +47,7 @@ class Report:
                 "dry_run": self.dry_run, "source": self.source, "target": self.target,
                 "options": self.options, "plan": self.plan, "done": self.done,
                 "skipped": self.skipped, "verification": self.verification,
-                "failures": self.failures, "requests": self.requests}
+                "failures": self.failures, "rejected": self.rejected, "requests": self.requests}
 
     def write(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -70,6 +71,9 @@ class Report:
             lines += [f"- {f['what']} {f['where']}: {f['reason']}" for f in self.failures[:200]]
             if len(self.failures) > 200:
                 lines.append(f"- ... and {len(self.failures) - 200} more in report.json")
+        if self.rejected:
+            lines += ["", f"## {len(self.rejected)} rejected", ""]
+            lines += [f"- {r['path']}: {r['reason']}" for r in self.rejected[:200]]
         return "\n".join(lines)
 
 

@@ -28,12 +28,13 @@ from .journal import Journal
 from .plan import ObjectAction, Plan, ResourceAction
 from .progress import Progress
 from .xnat.client import XnatClient
-from .xnat.errors import Forbidden, XnatError
+from .xnat.errors import BodyInterrupted, Forbidden, XnatError
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 ZIP_MIN_FILES = 8            # a resource with at least this many files to move...
 ZIP_MAX_AVERAGE = 4 << 20    # ...averaging under 4 MiB moves as one zip
+UNIT_ATTEMPTS = 3            # a file or zip whose stream broke is started again
 
 
 @dataclass
@@ -152,9 +153,12 @@ class Transferer:
             self.progress.expect(action)
         ordered = sorted(actions, key=lambda a: a.where)
         with ThreadPoolExecutor(self.workers) as pool:
+            # Resources are created in the pool too: one at a time, a site answering slowly
+            # (or failing with retries) would hold up everything behind it.
+            ready = list(pool.map(self._ensure_resource, ordered))
             futures = []
-            for action in ordered:
-                if not self._ensure_resource(action):
+            for action, ok in zip(ordered, ready):
+                if not ok:
                     continue
                 if not action.files:
                     self.progress.resource_done(action)
@@ -201,19 +205,28 @@ class Transferer:
         paths = [x.path for x in files]
         if self.journal:
             self.journal.started(action.where, key, paths)
-        try:
-            if f is None:
-                self._copy_zip(action)
-            else:
-                self._copy_file(action, f)
-        except Fatal:
-            raise
-        except (XnatError, OSError, zipfile.BadZipFile) as exc:
-            where = resource_path(self.project, action.where, action.resource)
-            for x in files:
-                self._fail("file", f"{where}/files/{x.path}", str(exc))
-                self.progress.file_done(action, x, failed=True)
-            return
+        where = resource_path(self.project, action.where, action.resource)
+        for attempt in range(1, UNIT_ATTEMPTS + 1):
+            try:
+                if f is None:
+                    self._copy_zip(action)
+                else:
+                    self._copy_file(action, f)
+                break
+            except Fatal:
+                raise
+            except (XnatError, OSError, zipfile.BadZipFile) as exc:
+                # A download cut in its body cannot be retried by the client (the bytes were
+                # already being consumed): start this unit again.
+                if attempt < UNIT_ATTEMPTS and isinstance(exc, (BodyInterrupted,
+                                                                 zipfile.BadZipFile)):
+                    log.info("starting %s again (attempt %d of %d): %s", where,
+                             attempt + 1, UNIT_ATTEMPTS, exc)
+                    continue
+                for x in files:
+                    self._fail("file", f"{where}/files/{x.path}", str(exc))
+                    self.progress.file_done(action, x, failed=True)
+                return
         for x in files:
             self.progress.file_done(action, x)
 
@@ -236,10 +249,10 @@ class Transferer:
         params = {"inbody": "true"}
         if f in action.replace:
             params["overwrite"] = "true"
-        if action.resource.format:
-            params["format"] = action.resource.format
-        if action.resource.content:
-            params["content"] = action.resource.content
+        if f.format or action.resource.format:
+            params["format"] = f.format or action.resource.format
+        if f.content or action.resource.content:
+            params["content"] = f.content or action.resource.content
         try:
             response = self.target.upload(f"{target}/files/{f.path}", open_body, f.size, params)
         finally:

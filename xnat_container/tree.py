@@ -21,6 +21,8 @@ class File:
     md5: str = ""                     # empty when the site has checksums off
     uri: str = ""                     # where to read it on the source XNAT (server path)
     open: Callable[[], BinaryIO] | None = field(default=None, repr=False, compare=False)
+    format: str = field(default="", compare=False)    # catalog entry's own format / content
+    content: str = field(default="", compare=False)   # (else the resource's are sent)
 
 
 @dataclass
