@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from lxml import etree
+from copyhelpers import SECRET, documents, run_copy
 
-from xnat_container.copy import metadata
 from xnat_emulator.sample import SampleSpec, build_sample_project
-
-SECRET = "s3cr3t-Pa55-for-tests"
 
 
 @pytest.fixture(scope="module")
@@ -31,50 +23,6 @@ def pair(tmp_path_factory):
     dst.stop()
 
 
-def run_copy(src, dst, report_dir, *args, env_extra=None):
-    env = dict(os.environ, XNAT_USER="admin", XNAT_PASS=SECRET,
-               REMOTE_XNAT_USER="admin", REMOTE_XNAT_PASS=SECRET)
-    env.update(env_extra or {})
-    cmd = [sys.executable, "-m", "xnat_container", "copy", "--source-url", src.url,
-           "--target-url", dst.url, "--report-dir", str(report_dir), *args]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    report = report_dir / "report.json"
-    return proc, json.loads(report.read_text()) if report.exists() else None
-
-
-def documents(emu, project):
-    """Every object's comparable metadata and every file's (size, md5), keyed by location."""
-    http = emu.http()
-    out = {"project": metadata.comparable(
-        http.get(f"/data/projects/{project}", params={"format": "xml"}).content,
-        project_level=True)}
-    files = {}
-    for row in http.get(f"/data/projects/{project}/subjects",
-                        params={"format": "json"}).json()["ResultSet"]["Result"]:
-        doc = etree.fromstring(http.get(f"/data/projects/{project}/subjects/{row['ID']}",
-                                        params={"format": "xml"}).content)
-        label = doc.get("label")
-        out[label] = metadata.comparable(doc)
-        for exp in doc.iter("{http://nrg.wustl.edu/xnat}experiment"):
-            out[f"{label}/{exp.get('label')}"] = metadata.comparable(exp)
-            for scan in exp.iter("{http://nrg.wustl.edu/xnat}scan"):
-                out[f"{label}/{exp.get('label')}/scan/{scan.get('ID')}"] = \
-                    metadata.comparable(scan)
-            for a in exp.iter("{http://nrg.wustl.edu/xnat}assessor"):
-                out[f"{label}/{exp.get('label')}/assessor/{a.get('label')}"] = \
-                    metadata.comparable(a)
-            for level in ("scans/ALL/files", "files"):
-                rows = http.get(f"/data/experiments/{exp.get('ID')}/{level}",
-                                params={"format": "json"}).json()["ResultSet"]["Result"]
-                for f in rows:
-                    path = f["URI"].split("/resources/", 1)[1].split("/", 1)[1]
-                    where = f["URI"].split("/scans/")[1].split("/")[0] if "/scans/" in f["URI"] \
-                        else ""
-                    files[(exp.get("label"), where, f["collection"], path)] = (f["Size"],
-                                                                               f["digest"])
-    return out, files
-
-
 def test_full_project_copy_is_complete_and_verified(pair, tmp_path):
     """Every object's metadata equals the source's (apart from accession IDs) and every file
     arrives with the same size and MD5; the report says so and the exit code is 0."""
@@ -90,7 +38,7 @@ def test_full_project_copy_is_complete_and_verified(pair, tmp_path):
     dst_docs, dst_files = documents(dst, "FULL")
     assert dst_docs == src_docs
     assert dst_files == src_files
-    assert report["verification"]["verified_files"] == report["done"]["files_uploaded"] == 124
+    assert report["verification"]["verified_files"] == report["done"]["files_uploaded"] == 127
 
 
 def test_rerun_copies_nothing(pair, tmp_path):
@@ -105,7 +53,7 @@ def test_rerun_copies_nothing(pair, tmp_path):
     assert report["plan"]["objects_to_create"] == {}
     assert report["plan"]["files_to_transfer"] == 0
     assert report["done"]["files_uploaded"] == 0
-    assert report["plan"]["files_present"] == 124
+    assert report["plan"]["files_present"] == 127
     assert "9 of 9 sessions already up to date" in proc.stderr
 
 
@@ -131,7 +79,7 @@ def test_dry_run_changes_nothing(pair, tmp_path):
                             "--target-project", "DRY", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert report["status"] == "planned"
-    assert report["plan"]["files_to_transfer"] == 124
+    assert report["plan"]["files_to_transfer"] == 127
     assert report["plan"]["estimated_seconds"] >= 0
     rows = dst.http().get("/data/projects/DRY/subjects",
                           params={"format": "json"}).json()["ResultSet"]["Result"]

@@ -17,11 +17,12 @@ from ..journal import Journal
 from ..plan import Plan, make_plan
 from ..progress import Progress, session_of
 from ..report import Report, now_iso
-from ..transfer import Transferer
+from ..transfer import Fatal, Transferer
 from ..verify import verify
 from ..xnat.client import XnatClient
-from ..xnat.errors import XnatError
+from ..xnat.errors import CircuitOpen, XnatError
 from .reader import ProjectReader, Scope
+from .targets import resource_path
 
 log = logging.getLogger("xnat_container")
 
@@ -58,6 +59,10 @@ def run_copy(source: XnatClient, target: XnatClient, opts: CopyOptions) -> Repor
                        "read it")
     if opts.sessions:
         _check_sessions_found(src_tree, opts.sessions)
+    missing = sorted(set(opts.subjects) - set(src_tree.subjects)
+                     - {s.label for s in src_tree.shared if s.kind == "subject"})
+    if missing and not opts.sessions:   # with --session, subjects without them are left out
+        raise JobError(f"subject(s) not found in project {project_id}: {', '.join(missing)}")
     check_datatypes(src_tree, target)
     dst_tree = ProjectReader(target, opts.target_project, scope, opts.workers).read()
     if dst_tree is None and not opts.create_target_project:
@@ -95,10 +100,16 @@ def _transfer_and_verify(source, target, opts, plan: Plan, src_tree, dst_tree, j
     transferer = Transferer(source, target, opts.target_project, journal, progress,
                             opts.workers)
     t0 = time.monotonic()
+    stopped: XnatError | None = None
     try:
-        result = transferer.run(plan, known_ids(src_tree, dst_tree))
+        transferer.run(plan, known_ids(src_tree, dst_tree))
+    except (Fatal, CircuitOpen) as exc:
+        # No permission to write, or a site that only fails: stop, and report what was done.
+        stopped = exc
+        log.error("stopped: %s", exc)
     finally:
         progress.close()
+    result = transferer.result
     seconds = max(time.monotonic() - t0, 1e-6)
     report.done = {"created": dict(result.created), "metadata_updated": result.updated,
                    "resources_created": result.resources_created,
@@ -106,18 +117,39 @@ def _transfer_and_verify(source, target, opts, plan: Plan, src_tree, dst_tree, j
                    "bytes_uploaded": result.bytes_uploaded,
                    "mb_per_s": round(result.bytes_uploaded / 1e6 / seconds, 1)}
     report.failures = [asdict(f) for f in result.failures]
-    after = ProjectReader(target, opts.target_project, scope, opts.workers).read()
-    written = [a.where for a in plan.objects]
-    check = verify(src_tree, after, target, opts.target_project, result.streamed_md5, written,
-                   {(d.where, d.resource, d.path) for d in plan.differing})
+    if stopped is not None:
+        report.failures.append({"what": "run", "where": opts.target_project,
+                                "reason": str(stopped)})
+        report.status = "failed"
+        return
+    # Nothing written (a re-run after success): the target is as it was just listed, so
+    # verify against that listing instead of listing the whole project again.
+    try:
+        after = dst_tree if plan.is_empty else ProjectReader(
+            target, opts.target_project, scope, opts.workers).read()
+        written = [a.where for a in plan.objects]
+        check = verify(src_tree, after, target, opts.target_project, result.streamed_md5,
+                       written, {(d.where, d.resource, d.path) for d in plan.differing})
+    except XnatError as exc:
+        log.error("could not verify: %s", exc)
+        report.failures.append({"what": "verify", "where": opts.target_project,
+                                "reason": f"could not list the target: {exc}"})
+        report.status = "failed"
+        return
     report.verification = {"verified_files": check.verified_files,
                            "verified_bytes": check.verified_bytes,
                            "hashed_on_target": check.hashed_on_target,
                            "failed": len(check.failures)}
     report.failures += [{"what": "verify", "where": w, "reason": r} for w, r in check.failures]
     if journal:
+        # Files that failed stay in the journal: what a cut upload of ours left on the
+        # target is then replaced by the next run, not reported as a difference.
+        failed = {f["where"] for f in report.failures}
         for action in plan.resources:
-            journal.finished(action.where, action.resource.key, [f.path for f in action.files])
+            base = resource_path(opts.target_project, action.where, action.resource)
+            journal.finished(action.where, action.resource.key,
+                             [f.path for f in action.files
+                              if f"{base}/files/{f.path}" not in failed])
     if report.failures:
         report.status = "failed"
     elif plan.differing or plan.metadata_differs:

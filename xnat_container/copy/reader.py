@@ -138,9 +138,14 @@ class ProjectReader:
         if _has_files(exp.resources.values()):
             self._attach_files(f"{base}/files", {"": exp.resources})
         for a in exp.assessors.values():
-            if _has_files(a.resources.values()):
-                self._attach_files(f"{base}/assessors/{a.source_id}/files",
-                                   {"": a.resources}, key="assessor")
+            # ``assessors/A/files`` lists only plain resources; "in" and "out" ones are
+            # listed under ``assessors/A/in/files`` and ``assessors/A/out/files``.
+            for io in sorted({r.io for r in a.resources.values()}):
+                group = {k: r for k, r in a.resources.items() if r.io == io}
+                if _has_files(group.values()):
+                    self._attach_files(f"{base}/assessors/{a.source_id}"
+                                       f"{'/' + io if io else ''}/files", {"": group},
+                                       key="assessor", io=io)
         return exp
 
     # -- resources and files ------------------------------------------------------------------
@@ -165,7 +170,7 @@ class ProjectReader:
         return found
 
     def _attach_files(self, listing: str, groups: dict[str, dict[str, tree.Resource]],
-                      key: str = "") -> None:
+                      key: str = "", io: str = "") -> None:
         """Fill resources' files from one listing; ``groups`` maps scan ID (or "") to resources."""
         for row in self.client.get_rows(listing):
             uri = row["URI"]
@@ -175,8 +180,8 @@ class ProjectReader:
             group = groups.get(match.group("scan") or "") if key == "scan" else groups.get("")
             if group is None:
                 continue
-            io = match.group("io") or ""
-            res = group.get(tree.resource_key(row["collection"], io)) or group.get(
+            res_io = match.group("io") or io
+            res = group.get(tree.resource_key(row["collection"], res_io)) or group.get(
                 row["collection"])
             if res is None:
                 continue

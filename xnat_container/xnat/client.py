@@ -38,8 +38,9 @@ from urllib3.exceptions import (ConnectTimeoutError, InsecureRequestWarning, Nam
 
 from .. import __version__
 from ..credentials import normalize_url
-from .errors import (AuthError, BadResponse, CircuitOpen, ConnectionFailed, NotFound,
-                     RequestTimedOut, XnatError, XnatHTTPError, excerpt_of, for_status)
+from .errors import (AuthError, BadResponse, BodyInterrupted, CircuitOpen, ConnectionFailed,
+                     NotFound, RequestTimedOut, XnatError, XnatHTTPError, excerpt_of,
+                     for_status)
 
 log = logging.getLogger(__name__)
 
@@ -384,8 +385,8 @@ class XnatClient:
                 raise RequestTimedOut(f"XNAT at {self.url} stopped sending {path} for "
                                       f"{self.timeout:g} s", host=self._host,
                                       reason=reason) from exc
-            raise ConnectionFailed(f"connection to XNAT at {self.url} broke while downloading "
-                                   f"{path}: {detail}", host=self._host, reason=reason) from exc
+            raise BodyInterrupted(f"connection to XNAT at {self.url} broke while downloading "
+                                  f"{path}: {detail}", host=self._host, reason=reason) from exc
         finally:
             try:
                 received = r.raw.tell()
@@ -462,7 +463,7 @@ class XnatClient:
         """The retry loop of one request. ``login``: Basic credentials, 401 is final."""
         url = self._url_for(path)
         attempts = 0          # failed attempts that count against ``retries``
-        just_relogged = False
+        relogins = 0          # sessions ended under this request (other threads' too)
         while True:
             self._check_circuit()
             if login:
@@ -490,12 +491,16 @@ class XnatClient:
                 _release(r)
                 if login:
                     raise AuthError(self.url, self.user)
-                if just_relogged:
+                # A session can end again before this request used the new one (the server
+                # ended all sessions, another thread logged in); only a session refused time
+                # after time means the server will not take ours.
+                if relogins > max(1, self.retries):
                     raise AuthError(self.url, self.user, "the new session was refused too")
+                if relogins:   # ended again at once: let the other threads' storm pass
+                    time.sleep(self._random.uniform(0, self.backoff * relogins))
                 self._relogin(generation)
-                just_relogged = True
+                relogins += 1
                 continue
-            just_relogged = False
 
             if status in ok:
                 if stream:
@@ -513,7 +518,10 @@ class XnatClient:
                 finally:
                     r.close()
                 self.stats.add(bytes_received=len(content))
-                if _looks_like_html(content) and not _wants_html(params, headers):
+                # XNAT's error pages with 200; an error status the caller accepts (409 on
+                # re-creating a resource) comes with its HTML status page as body.
+                if (status < 300 and _looks_like_html(content)
+                        and not _wants_html(params, headers)):
                     raise for_status(status, method, url, excerpt_of(content[:ERROR_BODY_LIMIT]),
                                      f"XNAT at {self.url} answered {method} {path} with an HTML "
                                      f"page instead of data: {excerpt_of(content[:4096])}")

@@ -43,6 +43,11 @@ class ConnectionFailed(XnatError):
         self.reason = reason  # dns | refused | connect-timeout | timeout | reset | tls | other
 
 
+class BodyInterrupted(ConnectionFailed):
+    """The connection broke while the body of an answer was being read: the client cannot
+    repeat that request by itself (the bytes went to the caller), the caller may start over."""
+
+
 class RequestTimedOut(ConnectionFailed):
     """No answer within the client's timeout (after the retries)."""
 
@@ -129,6 +134,7 @@ def excerpt_of(body: bytes | str) -> str:
     return one_line(html.unescape(body), 200)
 
 
-__all__ = ["AuthError", "BadResponse", "CircuitOpen", "ConnectionFailed", "Forbidden",
+__all__ = ["AuthError", "BadResponse", "BodyInterrupted", "CircuitOpen", "ConnectionFailed",
+           "Forbidden",
            "NotFound", "RequestTimedOut", "XnatError", "XnatHTTPError", "excerpt_of",
            "for_status", "one_line"]
