@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import tree
-from ..copy.job import (JobError, _transfer_and_verify, check_datatypes, plan_summary,
-                        skipped_summary)
+from ..pipeline import (JobError, check_datatypes, plan_summary, skipped_summary,
+                        transfer_and_verify)
 from ..copy.reader import ProjectReader, Scope
 from ..journal import Journal
 from ..plan import Plan, make_plan
@@ -128,7 +128,7 @@ def run_import(client: XnatClient, source: Path, opts: ImportOptions) -> tuple[R
             if opts.dry_run:
                 report.status = "planned"
             else:
-                _transfer_and_verify(None, client, opts, plan, src_tree, target, journal,
+                transfer_and_verify(None, client, opts, plan, src_tree, target, journal,
                                      Scope(subjects=set(src_tree.subjects)), report)
                 report.done["created_objects"] = _created(plan, report)
         finally:
