@@ -12,12 +12,12 @@ from __future__ import annotations
 import random
 import re
 import string
-import uuid
 
 import pytest
 import requests
 
 from xnat_emulator.config import User
+from rest_suite_support import expect, rows, uid
 
 USERS = (User("admin", "admin", admin=True), User("bob", "bobpw"), User("carol", "carolpw"))
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -25,24 +25,6 @@ XML_HEADERS = {"Content-Type": "text/xml"}
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _describe(r) -> str:
-    return f"{r.request.method} {r.request.url} -> {r.status_code}: {r.text[:400]!r}"
-
-
-def expect(r, *codes):
-    assert r.status_code in codes, _describe(r)
-    return r
-
-
-def rows(r) -> list[dict]:
-    expect(r, 200)
-    return r.json()["ResultSet"]["Result"]
-
-
-def uid(prefix: str = "X") -> str:
-    return prefix + uuid.uuid4().hex[:10]
-
 
 def random_id(length: int = 14) -> str:
     """RandomHelper.randomID of the Java suite: a letter, then mixed-case alphanumerics."""

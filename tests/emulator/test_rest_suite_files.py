@@ -11,12 +11,12 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 
 import nibabel.testing
 import pytest
+from rest_suite_support import expect, rows, uid
 
 NS = {"xnat": "http://nrg.wustl.edu/xnat"}
 
@@ -27,24 +27,6 @@ NIFTI_PATH = os.path.join(nibabel.testing.data_path, "example4d.nii.gz")
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _describe(r) -> str:
-    return f"{r.request.method} {r.request.url} -> {r.status_code}: {r.text[:400]!r}"
-
-
-def expect(r, *codes):
-    assert r.status_code in codes, _describe(r)
-    return r
-
-
-def rows(r) -> list[dict]:
-    expect(r, 200)
-    return r.json()["ResultSet"]["Result"]
-
-
-def uid(prefix: str = "X") -> str:
-    return prefix + uuid.uuid4().hex[:10]
-
 
 def multipart(name: str, data: bytes) -> dict:
     """What RestAssured ``multiPart(File)`` sends."""

@@ -16,6 +16,7 @@ import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
+from rest_suite_support import expect, rows
 
 XNAT_NS = "http://nrg.wustl.edu/xnat"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -24,20 +25,6 @@ XML_HEADERS = {"Content-Type": "text/xml"}
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _describe(r) -> str:
-    return f"{r.request.method} {r.request.url} -> {r.status_code}: {r.text[:400]!r}"
-
-
-def expect(r, *codes):
-    assert r.status_code in codes, _describe(r)
-    return r
-
-
-def rows(r) -> list[dict]:
-    expect(r, 200)
-    return r.json()["ResultSet"]["Result"]
-
 
 def xml_of(r) -> ET.Element:
     expect(r, 200)
