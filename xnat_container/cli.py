@@ -2,25 +2,30 @@
 
 Exit codes: 0 everything planned was done and verified; 1 some of it failed; 2 the command
 could not start (usage, credentials, connection, missing project or data type); 3 the copy
-completed but differences were left alone (no ``--overwrite`` / ``--update-metadata``).
+completed but differences were left alone (no ``--overwrite`` / ``--update-metadata``);
+130 / 143 stopped by SIGINT / SIGTERM (128 + the signal number): nothing new was started, the
+report says ``interrupted``, and running the same command again continues (``interrupt``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
 import click
 
-from . import __version__
+from . import __version__, interrupt
 from .credentials import CredentialsMissing, normalize_url, resolve_credentials
 from .xnat.client import XnatClient
-from .xnat.errors import XnatError
+from .xnat.errors import XnatError, one_line
 
 log = logging.getLogger("xnat_container")
 EXIT_FAILED, EXIT_USAGE, EXIT_DIFFERENCES = 1, 2, 3
+# What XNAT accepts in project IDs and in subject, session and scan labels.
+XNAT_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def _setup_logging() -> None:
@@ -32,6 +37,57 @@ def _setup_logging() -> None:
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
     click.echo(f"xnat-container: error: {message}", err=True)
     sys.exit(code)
+
+
+def _check_ids(**values) -> None:
+    """Project IDs and labels outside XNAT's character set: say so before connecting."""
+    for option, value in values.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None and not XNAT_ID.match(item):
+                _fail(f"--{option.replace('_', '-')} {item!r}: XNAT IDs and labels may hold only "
+                      "letters, digits, '_' and '-'")
+
+
+def _check_report_dir(folder: Path) -> None:
+    """The report must be writable before anything is done that it should describe."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        _fail(f"cannot write the report to {folder}: {exc.strerror or exc}")
+
+
+def _write_report(report, folder: Path) -> Path:
+    try:
+        return report.write(folder)
+    except OSError as exc:
+        click.echo(report.summary(), err=False)
+        _fail(f"cannot write the report to {folder}: {exc.strerror or exc}", EXIT_FAILED)
+
+
+class _Group(click.Group):
+    """Usage mistakes (unknown option, bad value) as one line on stderr, exit 2, like every
+    other error of this command line, instead of click's usage block."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name or "xnat-container", complete_var, False,
+                                **extra)
+        except click.exceptions.Abort:
+            _fail("aborted", EXIT_FAILED)
+        except click.ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()
+                sys.exit(exc.exit_code)
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            _fail(one_line(exc.format_message()) + hint, exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def connect(url: str | None, user_var: str, pass_var: str, what: str, insecure: bool,
@@ -49,12 +105,14 @@ def connect(url: str | None, user_var: str, pass_var: str, what: str, insecure: 
     client = XnatClient(url, user, password, verify=not insecure)
     try:
         client.login()
+    except interrupt.Interrupted as exc:    # SIGTERM/SIGINT before the job started
+        _fail(str(exc), interrupt.exit_code())
     except XnatError as exc:
         _fail(str(exc))
     return client
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="xnat-container")
 def main() -> None:
     """Copy XNAT projects between servers and import NIFTI data into XNAT."""
@@ -76,6 +134,7 @@ def main() -> None:
 @click.option("--overwrite", is_flag=True, help="replace target files that differ")
 @click.option("--create-target-project", is_flag=True)
 @click.option("--insecure", is_flag=True, help="do not verify TLS certificates")
+@interrupt.handled
 def copy(target_url, target_project, source_url, source_project, sessions, subjects, dry_run,
          workers, report_dir, include_shared, update_metadata, overwrite,
          create_target_project, insecure):
@@ -87,6 +146,9 @@ def copy(target_url, target_project, source_url, source_project, sessions, subje
     from .copy.job import CopyOptions, JobError, run_copy
 
     _setup_logging()
+    _check_ids(target_project=target_project, source_project=source_project,
+               session=sessions, subject=subjects)
+    _check_report_dir(report_dir)
     source = connect(source_url, "XNAT_USER", "XNAT_PASS", "source", insecure, "XNAT_HOST")
     target = connect(target_url, "REMOTE_XNAT_USER", "REMOTE_XNAT_PASS", "target", insecure)
     opts = CopyOptions(
@@ -101,11 +163,13 @@ def copy(target_url, target_project, source_url, source_project, sessions, subje
         _fail(str(exc))
     except XnatError as exc:
         _fail(str(exc), EXIT_FAILED)
-    path = report.write(report_dir)
+    path = _write_report(report, report_dir)
     click.echo(report.summary())
     click.echo(f"report: {path}")
     if report.status in ("ok", "planned"):
         return
+    if report.status == "interrupted":
+        interrupt.exit_interrupted()
     sys.exit(EXIT_DIFFERENCES if report.status == "differences" else EXIT_FAILED)
 
 
@@ -138,8 +202,10 @@ def serve(bind):
 @click.option("--workers", type=click.IntRange(1, 32), default=4, show_default=True)
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("xnat-import-report"), show_default=True)
+@click.option("--insecure", is_flag=True, help="do not verify TLS certificates")
+@interrupt.handled
 def import_nifti(source, project, url, subject, session, layout, modality, from_dicom,
-                 no_snapshots, overwrite, strict, dry_run, workers, report_dir):
+                 no_snapshots, overwrite, strict, dry_run, workers, report_dir, insecure):
     """Import NIFTI files (a folder, .zip or .tar.gz; a BIDS tree or a flat folder) into
     PROJECT: subjects, sessions, scans with NIFTI, BIDS and SNAPSHOTS resources.
 
@@ -151,7 +217,9 @@ def import_nifti(source, project, url, subject, session, layout, modality, from_
     _setup_logging()
     if not (url or os.environ.get("XNAT_HOST")):
         _fail("no XNAT URL: pass --url or set XNAT_HOST")
-    client = connect(url, "XNAT_USER", "XNAT_PASS", "", False, "XNAT_HOST")
+    _check_ids(project=project)
+    _check_report_dir(report_dir)
+    client = connect(url, "XNAT_USER", "XNAT_PASS", "", insecure, "XNAT_HOST")
     opts = ImportOptions(
         project=project, subject=subject, session=session, layout=layout, modality=modality,
         from_dicom=from_dicom, snapshots=not no_snapshots, overwrite=overwrite,
@@ -163,13 +231,15 @@ def import_nifti(source, project, url, subject, session, layout, modality, from_
         _fail(str(exc))
     except XnatError as exc:
         _fail(str(exc), EXIT_FAILED)
-    path = report.write(report_dir)
+    path = _write_report(report, report_dir)
     for line in lines:
         click.echo(line)
     click.echo(report.summary())
     click.echo(f"report: {path}")
     if report.status in ("ok", "planned"):
         return
+    if report.status == "interrupted":
+        interrupt.exit_interrupted()
     sys.exit(EXIT_DIFFERENCES if report.status == "differences" else EXIT_FAILED)
 
 

@@ -27,6 +27,9 @@ class Journal:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL with synchronous=NORMAL: a commit survives the process being killed (what the
+        # journal is for) without an fsync per upload; only a power cut may lose the last few.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS inflight (job TEXT, location TEXT, resource TEXT, "
             "path TEXT, PRIMARY KEY (job, location, resource, path))")

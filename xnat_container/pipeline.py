@@ -12,6 +12,7 @@ from . import tree
 from .copy.reader import ProjectReader
 from .copy.targets import resource_path
 from .estimate import estimate_seconds
+from .interrupt import Interrupted
 from .plan import Plan
 from .progress import Progress, session_of
 from .report import Report
@@ -37,6 +38,10 @@ def transfer_and_verify(source, target, opts, plan: Plan, src_tree, dst_tree, jo
     stopped: XnatError | None = None
     try:
         transferer.run(plan, known_ids(src_tree, dst_tree))
+    except Interrupted as exc:
+        # SIGTERM/SIGINT: units in flight ended or were abandoned; what they started stays
+        # in the journal as in flight, so the next run replaces anything they cut.
+        stopped = exc
     except (Fatal, CircuitOpen) as exc:
         # No permission to write, or a site that only fails: stop, and report what was done.
         stopped = exc
@@ -51,6 +56,9 @@ def transfer_and_verify(source, target, opts, plan: Plan, src_tree, dst_tree, jo
                    "bytes_uploaded": result.bytes_uploaded,
                    "mb_per_s": round(result.bytes_uploaded / 1e6 / seconds, 1)}
     report.failures = [asdict(f) for f in result.failures]
+    if isinstance(stopped, Interrupted):
+        mark_interrupted(report, opts.target_project, stopped)
+        return
     if stopped is not None:
         report.failures.append({"what": "run", "where": opts.target_project,
                                 "reason": str(stopped)})
@@ -64,6 +72,9 @@ def transfer_and_verify(source, target, opts, plan: Plan, src_tree, dst_tree, jo
         written = [a.where for a in plan.objects]
         check = verify(src_tree, after, target, opts.target_project, result.streamed_md5,
                        written, {(d.where, d.resource, d.path) for d in plan.differing})
+    except Interrupted as exc:
+        mark_interrupted(report, opts.target_project, exc)
+        return
     except XnatError as exc:
         log.error("could not verify: %s", exc)
         report.failures.append({"what": "verify", "where": opts.target_project,
@@ -84,12 +95,29 @@ def transfer_and_verify(source, target, opts, plan: Plan, src_tree, dst_tree, jo
             journal.finished(action.where, action.resource.key,
                              [f.path for f in action.files
                               if f"{base}/files/{f.path}" not in failed])
+        # Uploads an interrupted run had finished are found present by this one: verified
+        # now, they are no longer in flight. Left in the journal, a later change of such a
+        # file on the target would be taken for our cut upload and overwritten.
+        resources = {(where, res.key): res for where, res in src_tree.walk_resources()}
+        for where, key, path in journal.interrupted():
+            res = resources.get((where, key))
+            if res is not None and path in res.files and (
+                    f"{resource_path(opts.target_project, where, res)}/files/{path}"
+                    not in failed):
+                journal.finished(where, key, [path])
     if report.failures:
         report.status = "failed"
     elif plan.differing or plan.metadata_differs:
         report.status = "differences"
     else:
         report.status = "ok"
+
+def mark_interrupted(report: Report, where: str, exc: Interrupted) -> None:
+    """The run was stopped by SIGTERM/SIGINT: the report says so and keeps what was done."""
+    log.warning("%s", exc)
+    report.failures.append({"what": "run", "where": where, "reason": str(exc)})
+    report.status = "interrupted"
+
 
 def check_datatypes(src: tree.Project, target: XnatClient) -> None:
     """Stop before writing anything when the target lacks a data type the source uses."""

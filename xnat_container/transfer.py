@@ -11,19 +11,21 @@ journal before it starts and cleared once verified.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import tempfile
 import threading
 import zipfile
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import tree
+from . import interrupt, tree
 from .copy import metadata
 from .copy.targets import ElementNames, object_path, resource_path
+from .interrupt import Interrupted
 from .journal import Journal
 from .plan import ObjectAction, Plan, ResourceAction
 from .progress import Progress
@@ -94,16 +96,26 @@ class Transferer:
                 self._put_object(action)
             else:
                 chains[action.where[:2]].append(action)
-        with ThreadPoolExecutor(self.workers) as pool:
+        with interrupt.pool(self.workers) as pool:
             futures = [pool.submit(self._create_chain, chain) for chain in chains.values()]
             for future in as_completed(futures):
                 future.result()
 
     def _create_chain(self, chain: list[ObjectAction]) -> None:
+        done: set[int] = set()       # scans written nested in their new session
         for action in chain:
+            if id(action) in done:
+                continue
             try:
-                self._put_object(action)
-            except Fatal:
+                interrupt.check()
+                nested = []
+                if action.kind == "experiment" and action.create:
+                    depth = len(action.where)
+                    nested = [a for a in chain if a.kind == "scan" and a.create
+                              and a.where[:depth] == action.where]
+                if self._put_object(action, nested):
+                    done.update(id(a) for a in nested)
+            except (Fatal, Interrupted):
                 raise
             except XnatError as exc:
                 self._fail("object", "/".join(action.where), str(exc))
@@ -113,9 +125,13 @@ class Transferer:
                     self._fail("object", "/".join(skipped.where), "parent object not written")
                 return
 
-    def _put_object(self, action: ObjectAction) -> None:
-        doc = metadata.clean(metadata.parse(action.item.xml),
-                             project_level=action.kind == "project")
+    def _put_object(self, action: ObjectAction, scans: list[ObjectAction] = ()) -> bool:
+        """Write one object; a new session with the ``scans`` to create nested in it (one
+        request instead of one per scan). True when the scans went with it."""
+        source = metadata.parse(action.item.xml)
+        doc = metadata.clean(source, project_level=action.kind == "project")
+        nested = bool(scans) and metadata.nest_scans(
+            source, doc, [(a.item.id, a.item.xml) for a in scans])
         metadata.remap_ids(doc, self.id_map)
         if action.kind != "project":
             doc = self._names_for().as_root(doc, action.item.xsi_type)
@@ -132,13 +148,17 @@ class Transferer:
                                                                   "assessor"):
             with self._lock:
                 self.id_map[action.item.source_id] = new_id
+        written = [action] + (list(scans) if nested else [])
         with self._lock:
-            if action.create:
-                self.result.created[action.kind] += 1
-                self.result.created_objects.append(action.where)
-            else:
-                self.result.updated += 1
-        self.progress.object_done(action)
+            for a in written:
+                if a.create:
+                    self.result.created[a.kind] += 1
+                    self.result.created_objects.append(a.where)
+                else:
+                    self.result.updated += 1
+        for a in written:
+            self.progress.object_done(a)
+        return nested
 
     def _names_for(self) -> ElementNames:
         with self._lock:
@@ -152,7 +172,7 @@ class Transferer:
         for action in actions:
             self.progress.expect(action)
         ordered = sorted(actions, key=lambda a: a.where)
-        with ThreadPoolExecutor(self.workers) as pool:
+        with interrupt.pool(self.workers) as pool:
             # Resources are created in the pool too: one at a time, a site answering slowly
             # (or failing with retries) would hold up everything behind it.
             ready = list(pool.map(self._ensure_resource, ordered))
@@ -165,13 +185,15 @@ class Transferer:
                     continue
                 if self._zip_worthy(action):
                     futures.append(pool.submit(self._guard, action, None))
+                elif _own_attributes(action):
+                    futures.append(pool.submit(self._guard_in_order, action))
                 else:
                     futures += [pool.submit(self._guard, action, f) for f in action.files]
             for future in as_completed(futures):
                 future.result()
 
     def _ensure_resource(self, action: ResourceAction) -> bool:
-        if not action.create:
+        if not action.create or self._created_by_upload(action):
             return True
         res = action.resource
         params = {k: v for k, v in (("format", res.format), ("content", res.content),
@@ -181,6 +203,8 @@ class Transferer:
             self.target.request("PUT", path, params=params, ok=(200, 201, 409))
         except Forbidden as exc:
             raise Fatal(f"no permission to write {path} on {self.target.url}: {exc}") from exc
+        except Interrupted:
+            raise
         except XnatError as exc:
             self._fail("resource", path, str(exc))
             for f in action.files:
@@ -189,6 +213,17 @@ class Transferer:
         with self._lock:
             self.result.resources_created += 1
         return True
+
+    def _created_by_upload(self, action: ResourceAction) -> bool:
+        """A new resource whose one file goes up alone is created by that upload (XNAT
+        creates a missing resource with the upload's format and content): one request less
+        per resource. Not with tags or a description (an explicit PUT sets them), nor when
+        several uploads could race to create it."""
+        res, files = action.resource, action.files
+        return (action.create and len(files) == 1 and files[0].size > 0
+                and not res.tags and not res.description and not self._zip_worthy(action)
+                and files[0].format in ("", res.format)
+                and files[0].content in ("", res.content))
 
     @staticmethod
     def _zip_worthy(action: ResourceAction) -> bool:
@@ -203,6 +238,7 @@ class Transferer:
         files = [f] if f else action.files
         key = action.resource.key
         paths = [x.path for x in files]
+        interrupt.check()           # after SIGTERM/SIGINT no unit starts
         if self.journal:
             self.journal.started(action.where, key, paths)
         where = resource_path(self.project, action.where, action.resource)
@@ -213,7 +249,7 @@ class Transferer:
                 else:
                     self._copy_file(action, f)
                 break
-            except Fatal:
+            except (Fatal, Interrupted):
                 raise
             except (XnatError, OSError, zipfile.BadZipFile) as exc:
                 # A download cut in its body cannot be retried by the client (the bytes were
@@ -223,12 +259,22 @@ class Transferer:
                     log.info("starting %s again (attempt %d of %d): %s", where,
                              attempt + 1, UNIT_ATTEMPTS, exc)
                     continue
+                if self._created_by_upload(action):     # its upload was to create it
+                    self._fail("resource", where, str(exc))
                 for x in files:
-                    self._fail("file", f"{where}/files/{x.path}", str(exc))
+                    if not self._created_by_upload(action):
+                        self._fail("file", f"{where}/files/{x.path}", str(exc))
                     self.progress.file_done(action, x, failed=True)
                 return
         for x in files:
             self.progress.file_done(action, x)
+
+    def _guard_in_order(self, action: ResourceAction) -> None:
+        """XNAT applies an upload's format and content to the resource too (CatalogUtils):
+        files with their own go one after the other in path order, so the resource ends the
+        same (the last file's) whatever the timing, the workers or an interrupted run."""
+        for f in sorted(action.files, key=lambda x: x.path):
+            self._guard(action, f)
 
     def _copy_file(self, action: ResourceAction, f: tree.File) -> None:
         """Stream one file: source response body -> target request body, MD5 on the way."""
@@ -253,8 +299,21 @@ class Transferer:
             params["format"] = f.format or action.resource.format
         if f.content or action.resource.content:
             params["content"] = f.content or action.resource.content
+        if f.size == 0:
+            self._copy_empty_file(target, f, params)
+            with self._lock:
+                self.result.files_uploaded += 1
+                self.result.streamed_md5[(action.where, action.resource.key, f.path)] = \
+                    hashlib.md5(b"").hexdigest()
+            return
+        creates = self._created_by_upload(action)
         try:
             response = self.target.upload(f"{target}/files/{f.path}", open_body, f.size, params)
+        except Forbidden as exc:
+            if creates:     # as the resource's own PUT would have: the project is read-only
+                raise Fatal(f"no permission to write {target} on {self.target.url}: "
+                            f"{exc}") from exc
+            raise
         finally:
             streams.close()
         _check_duplicates(response, f.path)
@@ -264,7 +323,20 @@ class Transferer:
         with self._lock:
             self.result.files_uploaded += 1
             self.result.bytes_uploaded += f.size
+            self.result.resources_created += creates
             self.result.streamed_md5[(action.where, action.resource.key, f.path)] = md5
+
+    def _copy_empty_file(self, target: str, f: tree.File, params: dict) -> None:
+        """XNAT refuses a 0-byte raw upload, but keeps the 0-byte entries of a zip it
+        extracts: an empty file goes up as a zip of that one entry (path kept)."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr(zipfile.ZipInfo(f.path, (2000, 1, 1, 0, 0, 0)), b"")
+        data = buffer.getvalue()
+        name = f"empty-{hashlib.md5(f.path.encode()).hexdigest()[:12]}.zip"
+        response = self.target.upload(f"{target}/files/{name}", lambda: io.BytesIO(data),
+                                      len(data), {**params, "extract": "true"})
+        _check_duplicates(response, f.path)
 
     def _copy_zip(self, action: ResourceAction) -> None:
         """A resource of small files: one zip down, entries re-rooted, one zip up."""
@@ -275,6 +347,7 @@ class Transferer:
             with self.source.download(f"{res.uri}/files", {"format": "zip"}) as response, \
                     open(downloaded, "wb") as out:
                 for chunk in response.iter_content(CHUNK):
+                    interrupt.check_overdue()
                     out.write(chunk)
             upload = Path(tmp) / f"{res.label}.zip"
             found = _reroot_zip(downloaded, upload, wanted)
@@ -340,6 +413,13 @@ def _reroot_zip(source: Path, dest: Path, wanted: dict[str, tree.File]) -> dict[
                     dst.write(chunk)
             found[path] = md5.hexdigest()
     return found
+
+
+def _own_attributes(action: ResourceAction) -> bool:
+    """Files of the resource carry a format or content of their own."""
+    res = action.resource
+    return any((f.format and f.format != res.format) or (f.content and f.content != res.content)
+               for f in action.files)
 
 
 def _check_duplicates(response, what: str) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from . import tree
 from .copy import metadata
 from .copy.targets import resource_path
+from .interrupt import Interrupted
 from .xnat.client import XnatClient
 from .xnat.errors import XnatError
 
@@ -82,6 +83,8 @@ def _hash_remote(client: XnatClient, uri: str) -> str:
         with client.download(uri) as response:
             for chunk in response.iter_content(CHUNK):
                 md5.update(chunk)
+    except Interrupted:
+        raise
     except XnatError:
         return ""
     return md5.hexdigest()

@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import tree
+from ..interrupt import Interrupted
 from ..journal import Journal
-from ..pipeline import (JobError, check_datatypes, plan_summary, skipped_summary,
-                        transfer_and_verify)
+from ..pipeline import (JobError, check_datatypes, mark_interrupted, plan_summary,
+                        skipped_summary, transfer_and_verify)
 from ..plan import make_plan
 from ..report import Report, now_iso
 from ..xnat.client import XnatClient
@@ -40,10 +41,22 @@ class CopyOptions:
 
 def run_copy(source: XnatClient, target: XnatClient, opts: CopyOptions) -> Report:
     started = time.monotonic()
-    project_id = opts.source_project or find_project_of_sessions(source, opts.sessions)
-    report = Report("copy", {"url": source.url, "project": project_id},
+    report = Report("copy", {"url": source.url, "project": opts.source_project or ""},
                     {"url": target.url, "project": opts.target_project},
                     {k: str(v) for k, v in asdict(opts).items()}, dry_run=opts.dry_run)
+    try:
+        _copy(source, target, opts, report)
+    except Interrupted as exc:      # SIGTERM/SIGINT before the transfer (listing, planning)
+        mark_interrupted(report, opts.target_project, exc)
+    report.requests = {"source": source.stats.requests, "target": target.stats.requests}
+    report.finished = now_iso()
+    report.seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+def _copy(source: XnatClient, target: XnatClient, opts: CopyOptions, report: Report) -> None:
+    project_id = opts.source_project or find_project_of_sessions(source, opts.sessions)
+    report.source["project"] = project_id
     scope = Scope(set(opts.subjects), set(opts.sessions), opts.include_shared)
     src_tree = ProjectReader(source, project_id, scope, opts.workers).read()
     if src_tree is None:
@@ -79,10 +92,6 @@ def run_copy(source: XnatClient, target: XnatClient, opts: CopyOptions) -> Repor
     finally:
         if journal:
             journal.close()
-    report.requests = {"source": source.stats.requests, "target": target.stats.requests}
-    report.finished = now_iso()
-    report.seconds = round(time.monotonic() - started, 2)
-    return report
 
 
 def find_project_of_sessions(client: XnatClient, sessions: list[str]) -> str:

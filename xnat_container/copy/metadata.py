@@ -49,6 +49,33 @@ def clean(element: etree._Element, *, project_level: bool = False) -> etree._Ele
     return el
 
 
+def nest_scans(source: etree._Element, cleaned: etree._Element,
+               scans: list[tuple[str, bytes]]) -> bool:
+    """Put ``scans`` ((scan ID, the scan's exported ``<xnat:scan xsi:type=...>`` XML)),
+    cleaned, into ``cleaned`` (the session ``clean`` made of ``source``) as its scans
+    collection, where the source document has it: XNAT creates a session's scans from one
+    PUT of the session. False (nothing changed) when the source has no scans collection or
+    a scan is not in its nested form."""
+    children = [c for c in source if isinstance(c.tag, str)]
+    wrapper = next((c for c in children if local(c) == "scans"), None)
+    if wrapper is None:
+        return False
+    elements = []
+    for scan_id, xml in scans:
+        el = clean(parse(xml))
+        if local(el) != "scan" or not el.get(f"{{{XSI_NS}}}type"):
+            return False
+        el.set("ID", scan_id)
+        elements.append(el)
+    drop = CHILD_COLLECTIONS | CONTEXT_REFERENCES
+    before = children[:children.index(wrapper)]
+    position = sum(1 for c in before if local(c) not in drop)
+    nested = etree.Element(wrapper.tag)
+    nested.extend(elements)
+    cleaned.insert(position, nested)
+    return True
+
+
 def remap_ids(el: etree._Element, id_map: dict[str, str]) -> list[str]:
     """Replace source accession IDs in texts and attributes by target IDs.
 

@@ -81,7 +81,7 @@ class ProjectReader:
         owner = doc.get("project")
         label = row["label"]
         subject = tree.Subject(xsi_type=_type_of(doc, "xnat:subjectData"), label=label,
-                               source_id=doc.get("ID", row["ID"]), xml=metadata.to_bytes(doc))
+                               source_id=doc.get("ID", row["ID"]), xml=_own_xml(doc))
         shared: list[tree.Shared] = []
         subject_shared = owner != self.project_id
         for exp_el in _children(doc, "experiments"):
@@ -116,7 +116,7 @@ class ProjectReader:
 
     def _read_experiment(self, el, label: str) -> tree.Experiment:
         exp = tree.Experiment(xsi_type=_type_of(el, ""), label=label,
-                              source_id=el.get("ID", ""), xml=metadata.to_bytes(el))
+                              source_id=el.get("ID", ""), xml=_own_xml(el))
         exp.resources = self._resources(el, "resources")
         for scan_el in _children(el, "scans"):
             scan = tree.Scan(xsi_type=_type_of(scan_el, ""), id=scan_el.get("ID"),
@@ -189,6 +189,27 @@ class ProjectReader:
             res.files[match.group("path")] = tree.File(
                 path=match.group("path"), size=int(row.get("Size") or 0),
                 md5=row.get("digest") or "", uri=uri)
+
+
+NESTED_OBJECTS = {"experiments", "scans", "assessors"}
+
+
+def _own_xml(el) -> bytes:
+    """The object's document without the objects nested in it (each is kept on its own;
+    their wrappers stay, empty, to mark where they go): a subject's document would otherwise
+    hold all its sessions and scans again, and the tree grow twice as fast as the project."""
+    held = []
+    for wrap in el:
+        if isinstance(wrap.tag, str) and local(wrap) in NESTED_OBJECTS:
+            children = list(wrap)
+            held.append((wrap, children))
+            for child in children:
+                wrap.remove(child)
+    try:
+        return metadata.to_bytes(el)
+    finally:
+        for wrap, children in held:
+            wrap.extend(children)
 
 
 def _has_files(resources) -> bool:

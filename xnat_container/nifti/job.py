@@ -17,9 +17,10 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import tree
-from ..pipeline import (JobError, check_datatypes, plan_summary, skipped_summary,
-                        transfer_and_verify)
+from .. import interrupt, tree
+from ..interrupt import Interrupted
+from ..pipeline import (JobError, check_datatypes, mark_interrupted, plan_summary,
+                        skipped_summary, transfer_and_verify)
 from ..copy.reader import ProjectReader, Scope
 from ..journal import Journal
 from ..plan import Plan, make_plan
@@ -80,6 +81,17 @@ def run_import(client: XnatClient, source: Path, opts: ImportOptions) -> tuple[R
                     {k: str(v) for k, v in asdict(opts).items() if k != "target_project"},
                     dry_run=opts.dry_run)
     lines: list[str] = []
+    try:
+        _import(client, source, opts, report, lines)
+    except Interrupted as exc:      # SIGTERM/SIGINT before the transfer (checks, listing)
+        mark_interrupted(report, opts.project, exc)
+    if report.status == "ok" and report.rejected:
+        report.status = "incomplete"
+    return _finish(report, client, started), lines
+
+
+def _import(client: XnatClient, source: Path, opts: ImportOptions, report: Report,
+            lines: list[str]) -> None:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="xnat-import-")))
         try:
@@ -94,6 +106,9 @@ def run_import(client: XnatClient, source: Path, opts: ImportOptions) -> tuple[R
                 raise JobError(str(exc)) from exc
             root, layout = tmp / "nifti", "flat"
         found = discover(root, layout, opts.subject, opts.session)
+        if not found.sessions and not found.rejected:
+            others = f" ({len(found.skipped)} other file(s))" if found.skipped else ""
+            raise JobError(f"no NIFTI images (.nii, .nii.gz) found in {source}{others}")
         _apply_labels(found, opts)
         report.source["layout"] = found.layout
         prepared = _prepare(found, opts, tmp / "snapshots")
@@ -101,10 +116,15 @@ def run_import(client: XnatClient, source: Path, opts: ImportOptions) -> tuple[R
         report.skipped["not_imported"] = [{"path": p, "reason": r} for p, r in found.skipped]
         for r in report.rejected:
             log.warning("rejected %s: %s", r["path"], r["reason"])
+        if found.no_sidecar:
+            # Imported all the same (BIDS makes some sidecars optional): fields from the header.
+            report.skipped["no_sidecar"] = found.no_sidecar
+            log.warning("%d BIDS image(s) without a JSON sidecar (scan fields from the NIFTI "
+                        "header only), e.g. %s", len(found.no_sidecar), found.no_sidecar[0])
         if opts.strict and report.rejected:
             report.status = "rejected"
             lines.append(f"--strict: {len(report.rejected)} file(s) rejected, nothing imported")
-            return _finish(report, client, started), lines
+            return
         src_tree = build_tree(opts.project, found, prepared, opts)
         target = ProjectReader(client, opts.project, Scope(subjects=set(src_tree.subjects)),
                                opts.workers).read()
@@ -134,9 +154,6 @@ def run_import(client: XnatClient, source: Path, opts: ImportOptions) -> tuple[R
         finally:
             if journal:
                 journal.close()
-    if report.status == "ok" and report.rejected:
-        report.status = "incomplete"
-    return _finish(report, client, started), lines
 
 
 def _finish(report: Report, client: XnatClient, started: float) -> Report:
@@ -182,6 +199,7 @@ def _prepare(found: Discovery, opts: ImportOptions, snap_dir: Path) -> dict[tupl
     """Check every image (in parallel) and render its snapshots; rejected scans leave the
     discovery and join ``found.rejected``."""
     def one(spec: ScanSpec) -> Prepared:
+        interrupt.check()
         checked = validate.check(spec.image)
         item = Prepared(spec, checked)
         bval = next((p for p in spec.companions if p.name.endswith(".bval")), None)
@@ -290,6 +308,7 @@ def _hash_where_present(src: tree.Project, dst: tree.Project, workers: int) -> N
                 todo.append(f)
 
     def md5(f: tree.File) -> None:
+        interrupt.check()
         digest = hashlib.md5()
         with f.open() as stream:
             while chunk := stream.read(CHUNK):

@@ -15,8 +15,10 @@ Scan type: BIDS suffix with its entities except ``sub``, ``ses``, ``run`` (``T1w
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +32,22 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 def is_image(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def looks_like_nifti(path: Path) -> bool:
+    """A NIFTI-1/2 header (plain or gzip-compressed), whatever the file is called."""
+    try:
+        with open(path, "rb") as raw:
+            head = raw.read(352)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as stream:
+                head = stream.read(352)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return head[344:348] in (b"n+1\0", b"ni1\0") or head[4:8] in (b"n+2\0", b"ni2\0")
+
+
+WRONG_EXTENSION = "a NIFTI image without the .nii or .nii.gz extension: rename it to be imported"
 
 
 def split_ext(name: str) -> tuple[str, str]:
@@ -101,6 +119,7 @@ class Discovery:
     sessions: list[SessionSpec] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)   # (path, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)    # (path, reason)
+    no_sidecar: list[str] = field(default_factory=list)     # BIDS images without their JSON
 
     def scans(self):
         for session in self.sessions:
@@ -120,6 +139,15 @@ def discover(root: Path, layout: str = "auto", subject: str | None = None,
     found = (_bids(root, files, session) if layout == "bids"
              else _flat(root, files, subject, session))
     found.rejected[:0] = refused
+    # A sidecar that was refused (invalid JSON) is not uploaded either.
+    found.rejected = list(dict.fromkeys(found.rejected))
+    bad = {root.resolve() / p for p, _ in found.rejected}
+    for session in found.sessions:
+        session.files = {k: v for k, v in session.files.items() if v not in bad}
+        for scan in session.scans.values():
+            scan.companions = [c for c in scan.companions if c not in bad]
+            if scan.sidecar in bad:
+                scan.sidecar = None
     return found
 
 
@@ -135,6 +163,13 @@ def _bids(root: Path, files: list[Path], session_override: str | None) -> Discov
     rest: list[tuple[Path, tuple[str, ...]]] = []
     for path in files:
         parts = path.relative_to(root).parts
+        if len(parts) == 1 and parts[0].startswith("sub-"):
+            found.rejected.append((parts[0], "named like a subject folder (sub-*) but it is "
+                                             "a file"))
+            continue
+        if not is_image(path.name) and looks_like_nifti(path):
+            found.rejected.append(("/".join(parts), WRONG_EXTENSION))
+            continue
         if len(parts) == 1:
             top_files[parts[0]] = path
             if path.suffix == ".json":
@@ -192,6 +227,8 @@ def _bids(root: Path, files: list[Path], session_override: str | None) -> Discov
                 taken.add(sibling)
                 if s_stem == stem and ext == ".json":
                     scan.sidecar = sibling
+        if scan.sidecar is None:
+            found.no_sidecar.append(rel)
         scan.meta, bad = _inherited_metadata(root, path, entities, suffix, jsons)
         for bad_path, reason in bad:
             found.rejected.append((bad_path.relative_to(root).as_posix(), reason))
@@ -301,7 +338,9 @@ def _flat(root: Path, files: list[Path], subject: str | None,
                             or scan_id)
         spec.scans[scan_id] = scan
     for path in files:
-        if not is_image(path.name) and path not in taken:
+        if not is_image(path.name) and path not in taken and looks_like_nifti(path):
+            found.rejected.append((path.relative_to(root).as_posix(), WRONG_EXTENSION))
+        elif not is_image(path.name) and path not in taken:
             found.skipped.append((path.relative_to(root).as_posix(),
                                   "not an image or the sidecar of one (not imported)"))
     if spec.scans:

@@ -8,12 +8,14 @@ An archive with an absolute path, a ``..`` component, a link or a device is refu
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 
@@ -59,7 +61,7 @@ def _extract_zip(path: Path, dest: Path) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(target, "wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise SourceError(f"{path}: not a readable zip ({exc})") from exc
 
 
@@ -78,9 +80,7 @@ def _extract_tar(path: Path, dest: Path) -> None:
                                       "nothing imported")
             # The "data" filter re-checks all of the above in the standard library.
             tf.extractall(dest, members=members, filter="data")
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        if isinstance(exc, SourceError):
-            raise
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise SourceError(f"{path}: not a readable tar archive ({exc})") from exc
 
 
@@ -104,6 +104,10 @@ class Source:
         dest = Path(self._tmp.name)
         try:
             (_extract_zip if kind == "zip" else _extract_tar)(self.path, dest)
+        except OSError as exc:      # disk full in the temporary folder, unreadable archive
+            self._tmp.cleanup()
+            raise SourceError(f"{self.path}: cannot extract it into the temporary folder "
+                              f"{dest.parent}: {exc.strerror or exc}") from exc
         except BaseException:
             self._tmp.cleanup()
             raise
@@ -129,7 +133,12 @@ def walk_files(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     files: list[Path] = []
     refused: list[tuple[str, str]] = []
     root = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unreadable(exc: OSError) -> None:
+        rel = Path(exc.filename).relative_to(root).as_posix() if exc.filename else "."
+        refused.append((rel, f"cannot read the folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         base = Path(dirpath)
         for d in list(dirnames):

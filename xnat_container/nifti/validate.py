@@ -38,6 +38,18 @@ def expected_bytes(img) -> int:
 
 def check(path: Path) -> Checked:
     try:
+        with open(path, "rb") as raw:
+            head = raw.read(2)
+    except OSError as exc:
+        return Checked(path, False, f"cannot read the file: {exc.strerror or exc}")
+    if not head:
+        return Checked(path, False, "empty (0-byte) file")
+    gzipped = head == b"\x1f\x8b"
+    if path.name.lower().endswith(".gz") and not gzipped:
+        return Checked(path, False, "named .nii.gz but not gzip-compressed: rename it to .nii")
+    if not path.name.lower().endswith(".gz") and gzipped:
+        return Checked(path, False, "gzip-compressed but named .nii: rename it to .nii.gz")
+    try:
         img = nib.load(str(path))
     except Exception as exc:  # noqa: BLE001 - nibabel raises many kinds; all mean unreadable
         return Checked(path, False, f"not a readable NIFTI file: {_one_line(exc)}")

@@ -18,6 +18,7 @@ import http.client
 import http.cookiejar
 import json
 import logging
+import os
 import random
 import re
 import socket
@@ -36,7 +37,7 @@ from requests.auth import AuthBase, HTTPBasicAuth
 from urllib3.exceptions import (ConnectTimeoutError, InsecureRequestWarning, NameResolutionError,
                                 NewConnectionError, ProtocolError, ReadTimeoutError)
 
-from .. import __version__
+from .. import __version__, interrupt
 from ..credentials import normalize_url
 from .errors import (AuthError, BadResponse, BodyInterrupted, CircuitOpen, ConnectionFailed,
                      NotFound, RequestTimedOut, XnatError, XnatHTTPError, excerpt_of,
@@ -135,6 +136,7 @@ class _UploadBody:
     def read(self, amount: int = -1) -> bytes:
         if self._remaining <= 0:
             return b""
+        interrupt.check_overdue()   # SIGTERM/SIGINT: a transfer in flight gets a grace period
         if amount is None or amount < 0 or amount > self._remaining:
             amount = self._remaining
         data = self._local_read(amount)
@@ -212,6 +214,16 @@ class XnatClient:
         self._http.headers["User-Agent"] = (
             f"xnat-container/{__version__} {requests.utils.default_user_agent()}")
         self._http.verify = verify
+        # requests reads the proxy variables (and matches NO_PROXY) again for every request
+        # when trust_env is on: a fifth of the copier's CPU time on small files. This client
+        # talks to one site, so the environment is read once, here, with the same rules.
+        self._http.trust_env = False
+        self._http.proxies = requests.utils.get_environ_proxies(self.url)
+        self._tls_verify: bool | str = verify
+        if verify is True:
+            self._tls_verify = (os.environ.get("REQUESTS_CA_BUNDLE")
+                                or os.environ.get("CURL_CA_BUNDLE") or True)
+        self._http.verify = self._tls_verify
         if not verify:
             urllib3.disable_warnings(InsecureRequestWarning)
             log.warning("TLS certificate verification is off for %s", self.url)
@@ -466,6 +478,7 @@ class XnatClient:
         relogins = 0          # sessions ended under this request (other threads' too)
         while True:
             self._check_circuit()
+            interrupt.check()    # after SIGTERM/SIGINT no request is sent, no retry either
             if login:
                 auth: AuthBase = HTTPBasicAuth(self.user, self._password.value)
                 generation = -1
@@ -497,7 +510,7 @@ class XnatClient:
                 if relogins > max(1, self.retries):
                     raise AuthError(self.url, self.user, "the new session was refused too")
                 if relogins:   # ended again at once: let the other threads' storm pass
-                    time.sleep(self._random.uniform(0, self.backoff * relogins))
+                    interrupt.sleep(self._random.uniform(0, self.backoff * relogins))
                 self._relogin(generation)
                 relogins += 1
                 continue
@@ -554,7 +567,7 @@ class XnatClient:
         try:
             return self._http.request(method, url, params=params, data=data, headers=headers,
                                       auth=auth, timeout=self._timeouts, allow_redirects=False,
-                                      stream=True, verify=self.verify)
+                                      stream=True, verify=self._tls_verify)
         finally:
             if opened is not None and hasattr(opened, "close"):
                 opened.close()
@@ -576,13 +589,17 @@ class XnatClient:
         self.stats.add(retries=1)
         log.info("retrying %s %s in %.2f s (attempt %d of %d): %s", method, path, delay,
                  attempt + 1, self.retries + 1, why)
-        time.sleep(delay)
+        interrupt.sleep(delay)
 
     def _connection_failure(self, exc: BaseException, method: str, path: str,
                             attempts: int) -> ConnectionFailed:
         reason, detail = _classify(exc)
         after = f" (after {attempts + 1} attempts)" if attempts else ""
         host = urlsplit(self.url).hostname or self._host
+        if reason in ("reset", "other") and not self._answered and _speaks_tls(self.url):
+            https = "https" + self.url[len("http"):]
+            return ConnectionFailed(f"XNAT at {self.url} answers only HTTPS on that port: use "
+                                    f"{https}", host=self._host, reason="tls")
         if reason == "dns":
             message = f"cannot resolve the host name '{host}' of {self.url}: {detail}"
         elif reason == "tls":
@@ -621,6 +638,24 @@ class XnatClient:
         message = f"XNAT at {self.url} answered {status} {reason} to {method} {path}"
         return for_status(status, method, url, excerpt,
                           f"{message}: {excerpt}" if excerpt else message)
+
+
+def _speaks_tls(url: str, timeout: float = 3.0) -> bool:
+    """Whether an ``http://`` URL's port completes a TLS handshake (an HTTPS server that
+    closed the plain-HTTP connection without answering). Certificates are not checked here:
+    only the protocol is."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout) as sock, \
+                context.wrap_socket(sock, server_hostname=parts.hostname):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _release(r: requests.Response) -> None:

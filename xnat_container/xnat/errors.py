@@ -52,11 +52,17 @@ class RequestTimedOut(ConnectionFailed):
     """No answer within the client's timeout (after the retries)."""
 
 
+# XNAT alias tokens are UUIDs (the "user" of an alias-token login).
+_ALIAS = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
 class AuthError(XnatError):
     """XNAT refused the login (bad password, unknown user, invalidated alias token)."""
 
     def __init__(self, url: str, user: str, detail: str = ""):
         message = f"XNAT at {url} rejected the credentials for user '{user}'"
+        if _ALIAS.match(user or "") and not detail:
+            detail = "an alias token: it may have expired or been invalidated; issue a new one"
         super().__init__(f"{message} ({detail})" if detail else message)
         self.url = url
         self.user = user
