@@ -33,6 +33,9 @@ from .xnat.client import XnatClient
 from .xnat.errors import BodyInterrupted, Forbidden, XnatError
 
 log = logging.getLogger(__name__)
+# Tags of objects exported inside their parent's document; sent alone they need their type's
+# global element name (documents we generate, e.g. for import, are rooted right already).
+NESTED_TAGS = {"subject", "experiment", "scan", "assessor", "reconstructedImage"}
 CHUNK = 1 << 20
 ZIP_MIN_FILES = 8            # a resource with at least this many files to move...
 ZIP_MAX_AVERAGE = 4 << 20    # ...averaging under 4 MiB moves as one zip
@@ -133,7 +136,7 @@ class Transferer:
         nested = bool(scans) and metadata.nest_scans(
             source, doc, [(a.item.id, a.item.xml) for a in scans])
         metadata.remap_ids(doc, self.id_map)
-        if action.kind != "project":
+        if action.kind != "project" and metadata.local(doc) in NESTED_TAGS:
             doc = self._names_for().as_root(doc, action.item.xsi_type)
         path = object_path(self.project, action.where)
         params = {"inbody": "true", "allowDataDeletion": "false" if action.create else "true"}
