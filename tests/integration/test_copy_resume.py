@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import threading
 import time
 
 import pytest
-from copyhelpers import (SECRET, assert_same_project, copy_command, copy_env, documents,
+from copyhelpers import (SECRET, assert_same_project, documents,
                          run_copy)
+
+from reliability import JobProcess, set_faults
 
 from xnat_container.credentials import normalize_url
 from xnat_container.journal import Journal
@@ -20,13 +20,6 @@ from xnat_emulator.sample import SampleSpec, build_sample_project
 from xnat_emulator.testing import InProcessEmulator
 
 BIG = 96 << 20    # a file whose upload takes long enough to be killed in the middle
-NO_FAULTS = {"error_rate": 0, "reset_rate": 0, "latency_min": 0, "latency_max": 0,
-             "expire_sessions_every": 0}
-
-
-def set_faults(emu, **settings) -> None:
-    emu.http().put("/xapi/emulator/faults", json={**NO_FAULTS, **settings}).raise_for_status()
-
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
@@ -59,44 +52,6 @@ def source_documents(pair):
     return documents(pair[0], "SRC")
 
 
-class CopyProcess:
-    """``xnat-container copy`` as a child process whose stderr lines are collected live."""
-
-    def __init__(self, src, dst, report_dir, *args):
-        self.lines: list[str] = []
-        self._seen = threading.Condition()
-        self.proc = subprocess.Popen(copy_command(src.url, dst.url, report_dir, *args),
-                                     env=copy_env(), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            with self._seen:
-                self.lines.append(line)
-                self._seen.notify_all()
-        with self._seen:
-            self._seen.notify_all()
-
-    def wait_for(self, text: str, count: int = 1, timeout: float = 60) -> bool:
-        """True once ``count`` stderr lines contain ``text``; False if the process ended."""
-        deadline = time.monotonic() + timeout
-        with self._seen:
-            while sum(text in line for line in self.lines) < count:
-                if self.proc.poll() is not None and not self._reader.is_alive():
-                    return False
-                self._seen.wait(0.05)
-                assert time.monotonic() < deadline, f"no {text!r} in time: {self.lines}"
-        return True
-
-    def kill(self) -> int:
-        self.proc.send_signal(signal.SIGKILL)
-        code = self.proc.wait(timeout=30)
-        self._reader.join(timeout=10)
-        return code
-
-
 def _finish(src, dst, report_dir, project):
     proc, report = run_copy(src, dst, report_dir, "--source-project", "SRC",
                             "--target-project", project, "--create-target-project")
@@ -125,7 +80,7 @@ def test_killed_then_rerun_equals_uninterrupted_copy(pair, source_documents, tmp
     src, dst = pair
     project = f"KILL_{point.replace('-', '_')}"
     marker, count, delay = KILL_POINTS[point]
-    run = CopyProcess(src, dst, tmp_path, "--source-project", "SRC", "--target-project",
+    run = JobProcess.copy(src, dst, tmp_path, "--source-project", "SRC", "--target-project",
                       project, "--create-target-project")
     assert run.wait_for(marker, count), "".join(run.lines)
     time.sleep(delay)
@@ -141,7 +96,7 @@ def test_killed_repeatedly_then_completed(pair, tmp_path):
     src, dst = pair
     kills = 0
     for delay in (0.0, 0.2, 0.4, 0.6, 0.8):
-        run = CopyProcess(src, dst, tmp_path, "--source-project", "SRC", "--target-project",
+        run = JobProcess.copy(src, dst, tmp_path, "--source-project", "SRC", "--target-project",
                           "KILL_MANY", "--create-target-project")
         if not run.wait_for("plan:"):
             break
@@ -160,7 +115,7 @@ def test_killed_during_a_file_upload(pair, tmp_path):
     src, dst = pair
     staging = dst.data_dir / "tmp"
     before = set(staging.glob("upload-*.part"))
-    run = CopyProcess(src, dst, tmp_path, "--source-project", "BIG", "--target-project",
+    run = JobProcess.copy(src, dst, tmp_path, "--source-project", "BIG", "--target-project",
                       "KILL_UPLOAD", "--create-target-project", "--workers", "1")
     deadline = time.monotonic() + 60
     caught = False
