@@ -8,7 +8,9 @@ duplicates.
 from __future__ import annotations
 
 from .. import tree
+from ..interrupt import Interrupted
 from ..xnat.client import XnatClient
+from ..xnat.errors import CircuitOpen, ConnectionFailed
 from .metadata import XSI_NS, parse
 
 COLLECTION = {"subject": "subjects", "experiment": "experiments", "scan": "scans",
@@ -37,11 +39,15 @@ class ElementNames:
         self.names: dict[str, tuple[str, str]] = {}   # type -> (namespace, element name)
         try:
             schemas = client.get_json("/xapi/schemas")
+        except (ConnectionFailed, CircuitOpen, Interrupted):
+            raise           # the site is gone: say so, do not guess names
         except Exception:  # noqa: BLE001 - an older XNAT without the endpoint: keep tags
             return
         for name in schemas if isinstance(schemas, list) else []:
             try:
                 self._learn(parse(client.get_bytes(f"/xapi/schemas/{name}")))
+            except (ConnectionFailed, CircuitOpen, Interrupted):
+                raise       # not one schema after another, each waiting out its retries
             except Exception:  # noqa: BLE001 - one unreadable schema costs only its names
                 continue
 

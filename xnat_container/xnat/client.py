@@ -189,7 +189,8 @@ class XnatClient:
 
     def __init__(self, url: str, user: str, password: str, *, verify: bool = True,
                  timeout: float = 60.0, retries: int = 5, backoff: float = 0.5,
-                 breaker_threshold: int = 25, pool_size: int = 16):
+                 breaker_threshold: int = 25, pool_size: int = 16,
+                 breaker_seconds: float = 30.0):
         if retries < 0 or breaker_threshold < 1 or timeout <= 0 or pool_size < 1:
             raise ValueError("retries >= 0, breaker_threshold >= 1, timeout > 0 and "
                              "pool_size >= 1 are required")
@@ -201,6 +202,10 @@ class XnatClient:
         self.retries = retries
         self.backoff = backoff
         self.breaker_threshold = breaker_threshold
+        # A site that has not answered anything for this long (and failed a few requests in a
+        # row) is gone: stop, rather than wait out every request's retries one after another.
+        self.breaker_seconds = breaker_seconds
+        self._last_answer = time.monotonic()
         self.stats = ClientStats()
         self._timeouts = (min(CONNECT_TIMEOUT, timeout), timeout)
         self._host = urlsplit(self.url).netloc
@@ -449,7 +454,9 @@ class XnatClient:
         with self._breaker_lock:
             self._failures += 1
             self._last_failure = exc
-            if self._failures >= self.breaker_threshold and not self._open:
+            silent = time.monotonic() - self._last_answer
+            gone = self._failures >= 3 and silent >= self.breaker_seconds
+            if (self._failures >= self.breaker_threshold or gone) and not self._open:
                 self._open = True
                 log.error("giving up on %s after %d consecutive failures", self.url,
                           self._failures)
@@ -461,6 +468,7 @@ class XnatClient:
         with self._breaker_lock:
             if not self._open:
                 self._failures = 0
+                self._last_answer = time.monotonic()
 
     def _url_for(self, path: str) -> str:
         if not path.startswith("/"):
