@@ -1,11 +1,11 @@
 """Carry out a plan: create objects, then stream files from source to target in a pool.
 
 Objects go first, parents before children, each subject's chain in order (subjects run in
-parallel). Files then move in a bounded pool: a large file streams straight from the source
-response into the target request (no disk, constant memory, MD5 computed on the way); a
-resource of many small files moves as one zip (download, re-root the entries, upload with
-``extract=true``), two requests instead of two per file. Every upload is recorded in the
-journal before it starts and cleared once verified.
+parallel); a subject's files move as soon as its chain is written, in the same bounded pool.
+A large file streams straight from the source response into the target request (no disk,
+constant memory, MD5 computed on the way); a resource of many small files moves as one zip
+(download, re-root the entries, upload with ``extract=true``), two requests instead of two
+per file. Every upload is recorded in the journal before it starts and cleared once verified.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ import tempfile
 import threading
 import zipfile
 from collections import defaultdict
-from concurrent.futures import as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from . import interrupt, tree
 from .copy import metadata
@@ -79,30 +81,65 @@ class Transferer:
         self.id_map: dict[str, str] = {}
         self.result = TransferResult()
         self._lock = threading.Lock()
-        self._names: ElementNames | None = None
+        self._names = ElementNames(target)   # reads the target's schemas as needed
 
     # -- entry point --------------------------------------------------------------------------
 
     def run(self, plan: Plan, known_ids: dict[str, str]) -> TransferResult:
-        """``known_ids``: source accession ID -> target ID of objects already on the target."""
+        """``known_ids``: source accession ID -> target ID of objects already on the target.
+
+        One pool does it all: a subject's chain of objects, then, as soon as that chain is
+        written, its resources (created first where an upload cannot create them), then
+        their files. A subject's files do not wait for the other subjects' objects."""
         self.id_map.update(known_ids)
-        self._create_objects(plan.objects)
-        self._move_files(plan.resources)
-        return self.result
-
-    # -- objects ------------------------------------------------------------------------------
-
-    def _create_objects(self, actions: list[ObjectAction]) -> None:
         chains: dict[tuple, list[ObjectAction]] = defaultdict(list)
-        for action in actions:
+        for action in plan.objects:
             if action.kind == "project":
                 self._put_object(action)
             else:
                 chains[action.where[:2]].append(action)
+        waiting: dict[tuple, list[ResourceAction]] = defaultdict(list)
+        for action in sorted(plan.resources, key=lambda a: a.where):
+            self.progress.expect(action)
+            waiting[action.where[:2] if action.where[:2] in chains else ()].append(action)
         with interrupt.pool(self.workers) as pool:
-            futures = [pool.submit(self._create_chain, chain) for chain in chains.values()]
-            for future in as_completed(futures):
-                future.result()
+            pending: dict[Future, Callable[[object], None]] = {}
+
+            def submit(then: Callable[[object], None], call: Callable, *args) -> None:
+                pending[pool.submit(call, *args)] = then
+
+            def resources_of(key: tuple, _written: object = None) -> None:
+                for action in waiting.pop(key, []):
+                    if action.create and not self._created_by_upload(action):
+                        submit(partial(created, action), self._ensure_resource, action)
+                    else:
+                        files_of(action)
+
+            def created(action: ResourceAction, ok: object) -> None:
+                if ok:
+                    files_of(action)
+
+            def files_of(action: ResourceAction) -> None:
+                if not action.files:
+                    self.progress.resource_done(action)
+                elif self._zip_worthy(action):
+                    submit(_ignore, self._guard, action, None)
+                elif _own_attributes(action):
+                    submit(_ignore, self._guard_in_order, action)
+                else:
+                    for f in action.files:
+                        submit(_ignore, self._guard, action, f)
+
+            resources_of(())
+            for key, chain in chains.items():
+                submit(partial(resources_of, key), self._create_chain, chain)
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.pop(future)(future.result())
+        return self.result
+
+    # -- objects ------------------------------------------------------------------------------
 
     def _create_chain(self, chain: list[ObjectAction]) -> None:
         done: set[int] = set()       # scans written nested in their new session
@@ -137,7 +174,7 @@ class Transferer:
             source, doc, [(a.item.id, a.item.xml) for a in scans])
         metadata.remap_ids(doc, self.id_map)
         if action.kind != "project" and metadata.local(doc) in NESTED_TAGS:
-            doc = self._names_for().as_root(doc, action.item.xsi_type)
+            doc = self._names.as_root(doc, action.item.xsi_type)
         path = object_path(self.project, action.where)
         params = {"inbody": "true", "allowDataDeletion": "false" if action.create else "true"}
         try:
@@ -163,37 +200,7 @@ class Transferer:
             self.progress.object_done(a)
         return nested
 
-    def _names_for(self) -> ElementNames:
-        with self._lock:
-            if self._names is None:
-                self._names = ElementNames(self.target)
-            return self._names
-
     # -- files --------------------------------------------------------------------------------
-
-    def _move_files(self, actions: list[ResourceAction]) -> None:
-        for action in actions:
-            self.progress.expect(action)
-        ordered = sorted(actions, key=lambda a: a.where)
-        with interrupt.pool(self.workers) as pool:
-            # Resources are created in the pool too: one at a time, a site answering slowly
-            # (or failing with retries) would hold up everything behind it.
-            ready = list(pool.map(self._ensure_resource, ordered))
-            futures = []
-            for action, ok in zip(ordered, ready):
-                if not ok:
-                    continue
-                if not action.files:
-                    self.progress.resource_done(action)
-                    continue
-                if self._zip_worthy(action):
-                    futures.append(pool.submit(self._guard, action, None))
-                elif _own_attributes(action):
-                    futures.append(pool.submit(self._guard_in_order, action))
-                else:
-                    futures += [pool.submit(self._guard, action, f) for f in action.files]
-            for future in as_completed(futures):
-                future.result()
 
     def _ensure_resource(self, action: ResourceAction) -> bool:
         if not action.create or self._created_by_upload(action):
@@ -219,12 +226,14 @@ class Transferer:
 
     def _created_by_upload(self, action: ResourceAction) -> bool:
         """A new resource whose one file goes up alone is created by that upload (XNAT
-        creates a missing resource with the upload's format and content): one request less
-        per resource. Not with tags or a description (an explicit PUT sets them), nor when
-        several uploads could race to create it."""
+        creates a missing resource with the upload's format, content and tags, reference
+        §5.1): one request less per resource. Not with a description or tags the file does
+        not carry (an explicit PUT sets them), nor when several uploads could race to create
+        it."""
         res, files = action.resource, action.files
         return (action.create and len(files) == 1 and files[0].size > 0
-                and not res.tags and not res.description and not self._zip_worthy(action)
+                and files[0].tags == res.tags and not res.description
+                and not self._zip_worthy(action)
                 and files[0].format in ("", res.format)
                 and files[0].content in ("", res.content))
 
@@ -302,6 +311,8 @@ class Transferer:
             params["format"] = f.format or action.resource.format
         if f.content or action.resource.content:
             params["content"] = f.content or action.resource.content
+        if f.tags:
+            params["tags"] = f.tags
         if f.size == 0:
             self._copy_empty_file(target, f, params)
             with self._lock:
@@ -374,6 +385,10 @@ class Transferer:
         log.error("failed: %s %s: %s", what, where, reason)
         with self._lock:
             self.result.failures.append(Failure(what, where, reason))
+
+
+def _ignore(_result: object) -> None:
+    """What follows a unit of work: nothing (its outcome is already recorded)."""
 
 
 class _HashingReader:

@@ -23,11 +23,11 @@ BIG_RES = "/data/projects/SRC/subjects/SUB001/experiments/SUB001_MR1/scans/9/res
 
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):
-    """Source: the sample project (3 subjects, 127 files) plus a 64 MiB file in a scan of
+    """Source: the sample project (6 subjects, 253 files) plus a 64 MiB file in a scan of
     the first subject; target answering after 5-20 ms."""
     src = InProcessEmulator(tmp_path_factory.mktemp("src"), users=USERS)
     dst = InProcessEmulator(tmp_path_factory.mktemp("dst"), users=USERS, site_id="TARGET")
-    build_sample_project(src.url, ("admin", SECRET), "SRC", SampleSpec(subjects=3))
+    build_sample_project(src.url, ("admin", SECRET), "SRC", SampleSpec(subjects=6))
     http = src.http("admin", SECRET)
     http.put("/data/projects/SRC/subjects/SUB001/experiments/SUB001_MR1/scans/9",
              params={"xsiType": "xnat:mrScanData", "type": "BIG"}).raise_for_status()
@@ -49,7 +49,7 @@ def _inflight(report_dir) -> int:
 
 
 def test_copy_killed_at_ten_points_then_completed(sites, tmp_path):
-    """One copy of 128 files, SIGKILLed ten times and restarted each time, at points chosen
+    """One copy of 254 files, SIGKILLed ten times and restarted each time, at points chosen
     by its progress: while listing, while creating objects, at its first file, in the middle
     of the 64 MiB upload, five times after 2 more files, and once everything is on the
     target (while verifying). The eleventh run ends verified (MD5 and size of every
@@ -58,7 +58,7 @@ def test_copy_killed_at_ten_points_then_completed(sites, tmp_path):
     src, dst = sites
     expected = documents(src, "SRC")
     total = len(expected[1])
-    assert total == 128
+    assert total == 254
     base = files_on(dst)
 
     def more(n):

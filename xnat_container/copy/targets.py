@@ -7,6 +7,8 @@ duplicates.
 
 from __future__ import annotations
 
+import threading
+
 from .. import tree
 from ..interrupt import Interrupted
 from ..xnat.client import XnatClient
@@ -33,36 +35,19 @@ def resource_path(project: str, where: tuple[str, ...], resource: tree.Resource)
 class ElementNames:
     """Type -> global element name (``xnat:mrScanData`` -> ``xnat:MRScan``), from the
     target's own schemas, so a scan exported nested as ``<xnat:scan xsi:type=...>`` is sent
-    as the document root XNAT's parser expects."""
+    as the document root XNAT's parser expects. Schemas are read as types come: the one
+    named by the type's prefix first (``xnat`` for ``xnat:mrScanData``), the others only
+    for a type it does not declare; most runs read two documents, not sixteen."""
 
     def __init__(self, client: XnatClient):
+        self.client = client
         self.names: dict[str, tuple[str, str]] = {}   # type -> (namespace, element name)
-        try:
-            schemas = client.get_json("/xapi/schemas")
-        except (ConnectionFailed, CircuitOpen, Interrupted):
-            raise           # the site is gone: say so, do not guess names
-        except Exception:  # noqa: BLE001 - an older XNAT without the endpoint: keep tags
-            return
-        for name in schemas if isinstance(schemas, list) else []:
-            try:
-                self._learn(parse(client.get_bytes(f"/xapi/schemas/{name}")))
-            except (ConnectionFailed, CircuitOpen, Interrupted):
-                raise       # not one schema after another, each waiting out its retries
-            except Exception:  # noqa: BLE001 - one unreadable schema costs only its names
-                continue
-
-    def _learn(self, schema) -> None:
-        target_ns = schema.get("targetNamespace", "")
-        prefixes = {v: k for k, v in schema.nsmap.items() if k}
-        prefix = prefixes.get(target_ns, "")
-        for el in schema.findall(f"{{{XS}}}element"):
-            type_name, name = el.get("type", ""), el.get("name")
-            if name and ":" in type_name:
-                self.names[f"{prefix}:{type_name.split(':', 1)[1]}"] = (target_ns, name)
+        self._unread: list[str] | None = None          # schemas not read yet (None: unlisted)
+        self._lock = threading.Lock()
 
     def as_root(self, element, xsi_type: str):
         """The element renamed to its type's global element, ``xsi:type`` dropped."""
-        found = self.names.get(xsi_type)
+        found = self._lookup(xsi_type)
         if found is None:
             return element
         namespace, name = found
@@ -70,3 +55,39 @@ class ElementNames:
         element.attrib.pop(f"{{{XSI_NS}}}type", None)
         return element
 
+    def _lookup(self, xsi_type: str) -> tuple[str, str] | None:
+        with self._lock:
+            if self._unread is None:
+                self._unread = self._schema_names()
+            prefix = xsi_type.split(":", 1)[0]
+            while xsi_type not in self.names and self._unread:
+                name = prefix if prefix in self._unread else self._unread[0]
+                self._unread.remove(name)
+                self._read(name)
+            return self.names.get(xsi_type)
+
+    def _schema_names(self) -> list[str]:
+        try:
+            schemas = self.client.get_json("/xapi/schemas")
+        except (ConnectionFailed, CircuitOpen, Interrupted):
+            raise           # the site is gone: say so, do not guess names
+        except Exception:  # noqa: BLE001 - an older XNAT without the endpoint: keep tags
+            return []
+        return [name for name in schemas if isinstance(name, str)] \
+            if isinstance(schemas, list) else []
+
+    def _read(self, name: str) -> None:
+        try:
+            schema = parse(self.client.get_bytes(f"/xapi/schemas/{name}"))
+        except (ConnectionFailed, CircuitOpen, Interrupted):
+            raise       # not one schema after another, each waiting out its retries
+        except Exception:  # noqa: BLE001 - one unreadable schema costs only its names
+            return
+        target_ns = schema.get("targetNamespace", "")
+        prefixes = {v: k for k, v in schema.nsmap.items() if k}
+        prefix = prefixes.get(target_ns, "")
+        for el in schema.findall(f"{{{XS}}}element"):
+            type_name, element_name = el.get("type", ""), el.get("name")
+            if element_name and ":" in type_name:
+                self.names[f"{prefix}:{type_name.split(':', 1)[1]}"] = (target_ns,
+                                                                       element_name)
