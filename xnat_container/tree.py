@@ -36,7 +36,7 @@ class Resource:
     io: str = ""                      # assessor resources: "in" / "out" / "" (plain resources)
     files: dict[str, File] = field(default_factory=dict)
     uri: str = ""                     # resource URI on its XNAT (id-based), for zip downloads
-    expected_files: int = -1          # file_count the server reported (-1: unknown)
+    expected_files: int | None = None  # file_count the server reported, when it did
 
     @property
     def size(self) -> int:
@@ -85,6 +85,10 @@ class Subject(Item):
     experiments: dict[str, Experiment] = field(default_factory=dict)
 
 
+CHILDREN = {"subject": "subjects", "experiment": "experiments", "scan": "scans",
+            "assessor": "assessors"}
+
+
 @dataclass
 class Shared:
     """An object shared into the project from another: skipped unless asked for."""
@@ -99,6 +103,15 @@ class Project(Item):
     id: str = ""
     subjects: dict[str, Subject] = field(default_factory=dict)
     shared: list[Shared] = field(default_factory=list)
+
+    def find(self, where: tuple[str, ...]) -> Item | None:
+        """The object at ``where`` (("subject", S, "experiment", E, "scan", ID)...), or None."""
+        item: Item | None = self
+        for kind, value in zip(where[::2], where[1::2]):
+            item = getattr(item, CHILDREN[kind]).get(value)
+            if item is None:
+                return None
+        return item
 
     def walk_resources(self) -> Iterator[tuple[tuple[str, ...], Resource]]:
         """Every resource with its location: ("subject", S, "experiment", E, "scan", ID)..."""

@@ -66,7 +66,7 @@ def verify(source: tree.Project, target: tree.Project | None, client: XnatClient
                 result.verified_files += 1
                 result.verified_bytes += f.size
     for where in written:
-        src, dst = _find(source, where), _find(target, where)
+        src, dst = source.find(where), target.find(where)
         name = "/".join(where) or "project"
         level = not where
         if dst is None:
@@ -93,17 +93,6 @@ def _hash_remote(client: XnatClient, uri: str) -> str:
 def _pairs(source: tree.Project, target: tree.Project):
     """(where, source resource, target resource or None) over the whole source tree."""
     for where, res in source.walk_resources():
-        item = _find(target, where)
+        item = target.find(where)
         key = res.key
         yield where, res, item.resources.get(key) if item is not None else None
-
-
-def _find(project: tree.Project, where: tuple[str, ...]) -> tree.Item | None:
-    item: tree.Item | None = project
-    for kind, value in zip(where[::2], where[1::2]):
-        if item is None:
-            return None
-        children = {"subject": "subjects", "experiment": "experiments", "scan": "scans",
-                    "assessor": "assessors"}[kind]
-        item = getattr(item, children).get(value)
-    return item

@@ -165,7 +165,7 @@ class ProjectReader:
             res = tree.Resource(
                 label=res_el.get("label") or "", format=res_el.get("format", ""),
                 content=res_el.get("content", ""), description=res_el.get("description", ""),
-                tags=",".join(tags), io=io, expected_files=int(res_el.get("file_count") or -1))
+                tags=",".join(tags), io=io, expected_files=_count(res_el.get("file_count")))
             found[res.key] = res
         return found
 
@@ -210,6 +210,10 @@ def _own_xml(el) -> bytes:
     finally:
         for wrap, children in held:
             wrap.extend(children)
+
+
+def _count(text: str | None) -> int | None:
+    return int(text) if text else None
 
 
 def _has_files(resources) -> bool:

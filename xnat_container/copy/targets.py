@@ -15,15 +15,13 @@ from ..xnat.client import XnatClient
 from ..xnat.errors import CircuitOpen, ConnectionFailed
 from .metadata import XSI_NS, parse
 
-COLLECTION = {"subject": "subjects", "experiment": "experiments", "scan": "scans",
-              "assessor": "assessors"}
 XS = "http://www.w3.org/2001/XMLSchema"
 
 
 def object_path(project: str, where: tuple[str, ...]) -> str:
     parts = [f"/data/projects/{project}"]
     for kind, value in zip(where[::2], where[1::2]):
-        parts.append(f"{COLLECTION[kind]}/{value}")
+        parts.append(f"{tree.CHILDREN[kind]}/{value}")
     return "/".join(parts)
 
 

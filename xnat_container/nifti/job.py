@@ -300,7 +300,7 @@ def _hash_where_present(src: tree.Project, dst: tree.Project, workers: int) -> N
     only those need one before planning (new files are hashed while they stream)."""
     todo = []
     for where, res in src.walk_resources():
-        item = _find(dst, where)
+        item = dst.find(where)
         t_res = item.resources.get(res.key) if item is not None else None
         if t_res is None:
             continue
@@ -319,16 +319,6 @@ def _hash_where_present(src: tree.Project, dst: tree.Project, workers: int) -> N
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
         list(pool.map(md5, todo))
-
-
-def _find(project: tree.Project, where: tuple[str, ...]):
-    item = project
-    for kind, value in zip(where[::2], where[1::2]):
-        children = {"subject": "subjects", "experiment": "experiments", "scan": "scans"}[kind]
-        item = getattr(item, children).get(value)
-        if item is None:
-            return None
-    return item
 
 
 def _plan_sessions(found: Discovery) -> list[dict]:
