@@ -412,14 +412,28 @@ def test_read_timeout_is_retried_then_fails(make_emulator, leaks):
     assert client.stats.retries == 1
 
 
-def test_connection_refused(leaks):
-    """Nothing listening: ConnectionFailed naming the URL, retried (it never reached a server)."""
+def test_connection_refused_at_first_contact_fails_at_once(leaks):
+    """Nothing listening where the site has never answered (a wrong port, a site that is
+    down): ConnectionFailed naming the URL at once, not after retries."""
     url = f"http://127.0.0.1:{closed_port()}"
     client = leaks.client(url, retries=2)
     with pytest.raises(ConnectionFailed) as info:
         client.login()
-    assert leaks.check(info.value) == (f"cannot connect to XNAT at {url}: connection refused "
-                                       "(after 3 attempts)")
+    assert leaks.check(info.value) == f"cannot connect to XNAT at {url}: connection refused"
+    assert info.value.reason == "refused" and client.stats.retries == 0
+
+
+def test_connection_refused_after_an_answer_is_retried(make_emulator, leaks):
+    """Once the site has answered, a refused connection may be a restart: retried with
+    backoff (the request never reached a server), then ConnectionFailed."""
+    emu = make_emulator(users=USERS)
+    client = leaks.client(emu.url, retries=2, backoff=0.05)
+    client.login()
+    emu.stop()
+    with pytest.raises(ConnectionFailed) as info:
+        client.get_rows("/data/projects")
+    assert leaks.check(info.value) == (f"cannot connect to XNAT at {emu.url}: connection "
+                                       "refused (after 3 attempts)")
     assert info.value.reason == "refused" and client.stats.retries == 2
 
 

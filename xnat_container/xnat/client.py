@@ -2,9 +2,10 @@
 
 One ``requests.Session`` shared by the worker threads; every call goes through
 ``XnatClient.request``, which joins and quotes the path, sends with a timeout, retries what is
-safe to retry (5xx, 429, resets, timeouts, refused connections) with exponential backoff and
-jitter, logs in again once when the XNAT session has ended (401), and stops the run with
-``CircuitOpen`` when requests only fail. Bodies are streamed both ways.
+safe to retry (5xx, 429, resets, timeouts, and refused connections to a site that has
+answered before) with exponential backoff and jitter, logs in again once when the XNAT
+session has ended (401), and stops the run with ``CircuitOpen`` when requests only fail.
+Bodies are streamed both ways.
 
 Authentication follows xnatpy: Basic credentials go only to ``POST /data/JSESSION``; every other
 request carries just the ``JSESSIONID`` cookie, so an ended session shows as a 401 instead of
@@ -337,7 +338,8 @@ class XnatClient:
         ``body`` is a factory of ``(stream or bytes, size)`` called for every attempt, so a
         retry re-opens the stream; it is sent with Content-Length, never chunked. ``retry``
         None retries GET/HEAD/PUT/DELETE but not POST (a POST may have taken effect); a
-        request that never reached the server (refused, DNS) or got a 401 is always repeated.
+        request that never reached the server (refused, DNS: once the site has answered) or
+        got a 401 is always repeated.
         With ``stream`` the caller must close the response (``download()`` does). Without it,
         an HTML page answered with 200 to a request not asking for HTML is an XnatHTTPError.
         """
@@ -583,8 +585,8 @@ class XnatClient:
     def _should_retry(self, failure: ConnectionFailed, may_retry: bool, attempts: int) -> bool:
         if attempts >= self.retries or failure.reason == "tls":
             return False
-        if failure.reason == "dns" and not self._answered:
-            return False  # a mistyped host name: say so now, not after a minute of retries
+        if failure.reason in ("dns", "refused") and not self._answered:
+            return False  # a mistyped host or port: say so now, not after a minute of retries
         never_sent = failure.reason in ("dns", "refused", "unreachable", "connect-timeout")
         return may_retry or never_sent
 
