@@ -117,7 +117,18 @@ def test_bids_import_exact_result_and_idempotent_rerun(emulator, http, project, 
         ("dir-AP_epi", "NIFTI", "sub-01_ses-1_dir-AP_epi.nii.gz"),
         ("dir-AP_epi", "BIDS", "sub-01_ses-1_dir-AP_epi.json")}
     nifti = got[("T1w", "NIFTI", "sub-01_ses-1_T1w.nii")]
-    assert (nifti["file_format"], nifti["file_content"]) == ("NIFTI", "NIFTI_RAW")
+    assert (nifti["file_format"], nifti["file_content"], nifti["file_tags"]) == \
+        ("NIFTI", "NIFTI_RAW", "BIDS")
+    assert got[("dwi", "BIDS", "sub-01_ses-1_dwi.bval")]["file_tags"] == "BIDS"
+    # NRG's convention (reference nifti-and-stack.md): NIFTI format NIFTI, content NIFTI_RAW,
+    # BIDS format and content BIDS, both tagged BIDS, whether one upload created the
+    # resource (T1w) or an explicit PUT did (dwi: three BIDS files)
+    for scan in ("T1w", "dwi"):
+        rows = http.get(f"/data/projects/{project}/subjects/01/experiments/01_1/scans/{scan}"
+                        "/resources", params={"format": "json"}).json()["ResultSet"]["Result"]
+        assert {r["label"]: (r["format"], r["content"], r["tags"]) for r in rows
+                if r["label"] != "SNAPSHOTS"} == {"NIFTI": ("NIFTI", "NIFTI_RAW", "BIDS"),
+                                                  "BIDS": ("BIDS", "BIDS", "BIDS")}
     snaps = {k[2]: v["file_content"] for k, v in got.items()
              if k[1] == "SNAPSHOTS" and k[0] == "T1w"}
     assert snaps == {"01_1_T1w_qc.gif": "ORIGINAL", "01_1_T1w_qc_t.gif": "THUMBNAIL"}
