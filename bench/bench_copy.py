@@ -19,26 +19,23 @@ sessions). Writes a JSON summary to ``bench/results/copy.json`` (``copy-quick.js
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
 
-import psutil
 import requests
+from common import (PASSWORD, USER, Child, add_scans, add_session, copy_cmd,
+                    write_results)
 
 from xnat_emulator.testing import EmulatorProcess
 
 MiB = 1 << 20
 CHUNK = 1 << 20
-USER, PASSWORD = "admin", "admin"
 
 # The throughput project: (session, [(scan id, resource, [file sizes in MiB])]). About 2 GB,
 # files from 1 MiB to 500 MiB: some very large files, a mid range, and a many-small-files
@@ -54,32 +51,6 @@ PROJECT_LAYOUT = [
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-class RssSampler:
-    """Peak resident memory of a process (and its children), sampled every 20 ms."""
-
-    def __init__(self, pid: int):
-        self.proc = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                rss = self.proc.memory_info().rss
-                rss += sum(c.memory_info().rss for c in self.proc.children(recursive=True))
-            except psutil.Error:
-                break
-            self.peak = max(self.peak, rss)
-            time.sleep(0.02)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.peak / 1e6
-
 
 class RepeatedBytes:
     """A file-like body of ``size`` bytes made of one random block (fast to generate; each
@@ -138,26 +109,15 @@ def run_copy(src: EmulatorProcess, dst: EmulatorProcess, project: str, target: s
              work: Path, *extra: str) -> dict:
     """``xnat-container copy`` as a child process: wall time, peak RSS and its report."""
     report_dir = work / f"report-{target}-{time.monotonic_ns()}"
-    env = {**os.environ, "XNAT_USER": USER, "XNAT_PASS": PASSWORD,
-           "REMOTE_XNAT_USER": USER, "REMOTE_XNAT_PASS": PASSWORD}
-    cmd = [sys.executable, "-m", "xnat_container", "copy", "--source-url", src.url,
-           "--source-project", project, "--target-url", dst.url, "--target-project", target,
-           "--report-dir", str(report_dir), *extra]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    sampler = RssSampler(proc.pid)
-    out, err = proc.communicate()
-    seconds = time.perf_counter() - start
-    peak = sampler.stop()
-    if proc.returncode != 0:
-        raise RuntimeError(f"copy exited {proc.returncode}:\n{out}\n{err[-3000:]}")
+    done = Child(copy_cmd(src, dst, project, target, report_dir, *extra)).finish()
+    if done.exit != 0:
+        raise RuntimeError(f"copy exited {done.exit}:\n{done.out}\n{done.err[-3000:]}")
     report = json.loads((report_dir / "report.json").read_text())
-    retries = [line for line in err.splitlines() if "retrying" in line]
+    retries = [line for line in done.err.splitlines() if "retrying" in line]
     if retries:
         print(f"copy: {len(retries)} retries, e.g. {retries[0]}", file=sys.stderr)
     shutil.rmtree(report_dir, ignore_errors=True)
-    return {"seconds": seconds, "peak_rss_mb": peak, "report": report}
+    return {"seconds": done.seconds, "peak_rss_mb": done.peak_rss_mb, "report": report}
 
 
 # -- the throughput project -------------------------------------------------------------------
@@ -367,30 +327,17 @@ def seed_rerun(data_dirs: list[Path], project: str, sessions: int, scans: int,
     from xnat_emulator.app import Emulator
     from xnat_emulator.archive import Incoming
     from xnat_emulator.config import EmulatorConfig
-    from xnat_emulator.files import receive_upload
 
     for data_dir in data_dirs:
         emu = Emulator(EmulatorConfig(data_dir=data_dir))
         admin = emu.auth.principal("admin")
-        store, archive = emu.store, emu.archive
-        with store.transaction():
-            archive.put_project(admin, project, Incoming(None, {}, None))
+        with emu.store.transaction():
+            emu.archive.put_project(admin, project, Incoming(None, {}, None))
             for i in range(sessions):
-                subject = f"S{i // per_subject:05d}"
-                saved = archive.put_experiment(
-                    admin, project, subject, f"E{i:05d}",
-                    Incoming(None, {"date": "2024-01-02"}, "xnat:mrSessionData"))
-                session_row = store.get_experiment(saved.id)
-                for k in range(1, scans + 1):
-                    archive.put_scan(admin, session_row, str(k),
-                                     Incoming(None, {"type": f"T{k}"}, "xnat:mrScanData"))
-                    scan = store.get_scan(saved.id, str(k))
-                    res = archive.put_resource("scan", str(scan.pk), "DICOM",
-                                               {"format": "DICOM"})
-                    data = f"E{i:05d} scan {k}\n".encode()
-                    receive_upload(store, res, f"{k}-1.dcm", io.BytesIO(data), overwrite=False,
-                                   extract=False, expected_size=len(data))
-        store.close()
+                label = f"E{i:05d}"
+                row = add_session(emu, admin, project, f"S{i // per_subject:05d}", label)
+                add_scans(emu, admin, row, scans, lambda k: f"{label} scan {k}\n".encode())
+        emu.store.close()
 
 
 def bench_rerun(work: Path, quick: bool) -> dict:
@@ -447,13 +394,7 @@ def main() -> None:
         if "rerun" in only:
             results["rerun"] = bench_rerun(work, args.quick)
     results["targets"] = targets(results)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    name = "copy-quick.json" if args.quick else "copy.json"
-    if args.only:
-        name = name.replace(".json", "-partial.json")
-    (out / name).write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_results(results, "copy", args.quick, bool(args.only))
 
 
 def targets(r: dict) -> dict:

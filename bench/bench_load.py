@@ -21,12 +21,10 @@ Run: ``.venv/bin/python bench/bench_load.py [--quick] [--only copy|concurrent|me
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,12 +33,12 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_copy import RssSampler  # noqa: E402
+from common import (PASSWORD, USER, Child, add_file, add_scans, add_session,  # noqa: E402
+                    copy_cmd, write_results)
 
 from xnat_emulator.testing import EmulatorProcess  # noqa: E402
 
 KiB = 1 << 10
-USER, PASSWORD = "admin", "admin"
 SCANS = 4
 SESSIONS_PER_SUBJECT = 2
 
@@ -53,18 +51,12 @@ def seed_source(data_dir: Path, projects: dict[str, int], seed: int = 6) -> dict
     from xnat_emulator.app import Emulator
     from xnat_emulator.archive import Incoming
     from xnat_emulator.config import EmulatorConfig
-    from xnat_emulator.files import receive_upload
 
     rng = random.Random(seed)
     emu = Emulator(EmulatorConfig(data_dir=data_dir))
     admin = emu.auth.principal("admin")
     store, archive = emu.store, emu.archive
     out = {}
-
-    def add_file(res, name: str, data: bytes) -> None:
-        receive_upload(store, res, name, io.BytesIO(data), overwrite=False, extract=False,
-                       expected_size=len(data))
-
     for project, sessions in projects.items():
         total = files = 0
         with store.transaction():
@@ -72,25 +64,14 @@ def seed_source(data_dir: Path, projects: dict[str, int], seed: int = 6) -> dict
             for i in range(sessions):
                 subject = f"S{i // SESSIONS_PER_SUBJECT:05d}"
                 label = f"{project}_E{i:05d}"
-                saved = archive.put_experiment(
-                    admin, project, subject, label,
-                    Incoming(None, {"date": "2024-01-02"}, "xnat:mrSessionData"))
-                row = store.get_experiment(saved.id)
-                notes = archive.put_resource("experiment", saved.id, "NOTES", {"format": "TXT"})
+                row = add_session(emu, admin, project, subject, label)
+                notes = archive.put_resource("experiment", row.id, "NOTES", {"format": "TXT"})
                 data = f"{label} notes\n".encode()
-                add_file(notes, "notes.txt", data)
-                total += len(data)
-                files += 1
-                for k in range(1, SCANS + 1):
-                    archive.put_scan(admin, row, str(k),
-                                     Incoming(None, {"type": f"T{k}"}, "xnat:mrScanData"))
-                    scan = store.get_scan(saved.id, str(k))
-                    res = archive.put_resource("scan", str(scan.pk), "DICOM",
-                                               {"format": "DICOM"})
-                    data = rng.randbytes(rng.randint(4, 64) * KiB)
-                    add_file(res, f"{k}-1.dcm", data)
-                    total += len(data)
-                    files += 1
+                add_file(store, notes, "notes.txt", data)
+                sizes = add_scans(emu, admin, row, SCANS,
+                                  lambda k: rng.randbytes(rng.randint(4, 64) * KiB))
+                total += len(data) + sum(sizes)
+                files += 1 + len(sizes)
         out[project] = {"sessions": sessions,
                         "subjects": (sessions + SESSIONS_PER_SUBJECT - 1) // SESSIONS_PER_SUBJECT,
                         "scans": sessions * SCANS, "files": files, "bytes": total}
@@ -139,43 +120,28 @@ def build_bids(root: Path, sessions: int) -> dict:
 
 # -- running the CLI --------------------------------------------------------------------------
 
-def _env() -> dict:
-    return {**os.environ, "XNAT_USER": USER, "XNAT_PASS": PASSWORD,
-            "REMOTE_XNAT_USER": USER, "REMOTE_XNAT_PASS": PASSWORD}
-
-
-def copy_cmd(src, dst, project: str, target: str, report_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "xnat_container", "copy", "--source-url", src.url,
-            "--source-project", project, "--target-url", dst.url, "--target-project", target,
-            "--report-dir", str(report_dir), *extra]
-
-
-class Child:
-    """A CLI child process: wall time, peak RSS, exit code, report."""
+class ReportingChild(Child):
+    """A CLI child process that writes a report: the concurrent copies need the report, exit
+    code and retries of each, not only its time and peak RSS."""
 
     def __init__(self, cmd: list[str], report_dir: Path):
+        super().__init__(cmd)
         self.report_dir = report_dir
-        self.start = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.sampler = RssSampler(self.proc.pid)
 
     def wait(self, check: bool = True) -> dict:
-        out, err = self.proc.communicate()
-        seconds = time.perf_counter() - self.start
-        peak = self.sampler.stop()
-        if check and self.proc.returncode != 0:
-            raise RuntimeError(f"exited {self.proc.returncode}:\n{out[-3000:]}\n{err[-3000:]}")
+        done = self.finish()
+        if check and done.exit != 0:
+            raise RuntimeError(f"exited {done.exit}:\n{done.out[-3000:]}\n{done.err[-3000:]}")
         path = self.report_dir / "report.json"
         report = json.loads(path.read_text()) if path.exists() else {}
-        retries = sum("retrying" in line for line in err.splitlines())
+        retries = sum("retrying" in line for line in done.err.splitlines())
         shutil.rmtree(self.report_dir, ignore_errors=True)
-        return {"seconds": seconds, "peak_rss_mb": peak, "report": report,
-                "exit": self.proc.returncode, "retries": retries}
+        return {"seconds": done.seconds, "peak_rss_mb": done.peak_rss_mb, "report": report,
+                "exit": done.exit, "retries": retries}
 
 
 def run(cmd: list[str], report_dir: Path) -> dict:
-    return Child(cmd, report_dir).wait()
+    return ReportingChild(cmd, report_dir).wait()
 
 
 def requests_per_session(report: dict, sessions: int) -> dict:
@@ -224,7 +190,7 @@ def bench_concurrent(src, dst, work: Path, project: str, info: dict, copies: int
     for k, part in enumerate(parts):
         extra = [a for s in part for a in ("--subject", s)]
         rd = work / f"r-conc{k}"
-        children.append(Child(copy_cmd(src, dst, project, "T_CONC", rd, *extra), rd))
+        children.append(ReportingChild(copy_cmd(src, dst, project, "T_CONC", rd, *extra), rd))
     results = [c.wait(check=False) for c in children]
     outcome = []
     for part, r in zip(parts, results):
@@ -362,13 +328,7 @@ def main() -> None:
             src.stop()
             dst.stop()
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    name = "load-quick.json" if args.quick else "load.json"
-    if args.only:
-        name = name.replace(".json", "-partial.json")
-    (out / name).write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_results(results, "load", args.quick, bool(args.only))
     print(summary(results))
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -65,6 +66,21 @@ def _write_report(report, folder: Path) -> Path:
     except OSError as exc:
         click.echo(report.summary(), err=False)
         _fail(f"cannot write the report to {folder}: {exc.strerror or exc}", EXIT_FAILED)
+
+
+def _finish(report, folder: Path, lines: Iterable[str] = ()) -> None:
+    """copy and import-nifti end alike: the report written, ``lines`` (a dry-run plan) and the
+    summary printed, the exit code from the report's status."""
+    path = _write_report(report, folder)
+    for line in lines:
+        click.echo(line)
+    click.echo(report.summary())
+    click.echo(f"report: {path}")
+    if report.status in ("ok", "planned"):
+        return
+    if report.status == "interrupted":
+        interrupt.exit_interrupted()
+    sys.exit(EXIT_DIFFERENCES if report.status == "differences" else EXIT_FAILED)
 
 
 class _Group(click.Group):
@@ -163,14 +179,7 @@ def copy(target_url, target_project, source_url, source_project, sessions, subje
         _fail(str(exc))
     except XnatError as exc:
         _fail(str(exc), EXIT_FAILED)
-    path = _write_report(report, report_dir)
-    click.echo(report.summary())
-    click.echo(f"report: {path}")
-    if report.status in ("ok", "planned"):
-        return
-    if report.status == "interrupted":
-        interrupt.exit_interrupted()
-    sys.exit(EXIT_DIFFERENCES if report.status == "differences" else EXIT_FAILED)
+    _finish(report, report_dir)
 
 
 @main.command()
@@ -231,16 +240,7 @@ def import_nifti(source, project, url, subject, session, layout, modality, from_
         _fail(str(exc))
     except XnatError as exc:
         _fail(str(exc), EXIT_FAILED)
-    path = _write_report(report, report_dir)
-    for line in lines:
-        click.echo(line)
-    click.echo(report.summary())
-    click.echo(f"report: {path}")
-    if report.status in ("ok", "planned"):
-        return
-    if report.status == "interrupted":
-        interrupt.exit_interrupted()
-    sys.exit(EXIT_DIFFERENCES if report.status == "differences" else EXIT_FAILED)
+    _finish(report, report_dir, lines)
 
 
 @main.command("check-command")

@@ -21,7 +21,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Container, Iterable
 
 # rule -> (severity, summary). A rule with two severities (R5, R44, R46) is listed by its worst.
 RULES: dict[str, tuple[str, str]] = {
@@ -243,6 +243,21 @@ class _Checker:
         """The W part of a rule whose summary severity is E (R5, R44, R46)."""
         self.problems.append(Problem(rule, path, message, "W"))
 
+    def _name_ok(self, rule: str, where: str, name: Any, seen: Container[str], *, blank: str,
+                 kind: str, repeated: str) -> bool:
+        """Command inputs and outputs, wrapper inputs and handlers share the server's name rule:
+        non-blank, NAME_RE, unique (R18, R31, R40, R51). Reports the first breach; True if none."""
+        if _blank(name):
+            self.add(rule, where, blank)
+        elif not NAME_RE.match(name):
+            self.add(rule, where, f"{kind} {name!r} name should contain only alphanumeric, _ "
+                     "and - characters.")
+        elif name in seen:
+            self.add(rule, where, f"{repeated} {name!r} is not unique.")
+        else:
+            return True
+        return False
+
     # ---------------------------------------------------------------- document level
     def check_document(self, data: Any) -> list[dict]:
         if isinstance(data, dict):
@@ -423,13 +438,9 @@ class _Checker:
         for n, inp in _dicts(cmd.get("inputs")):
             where = f"{at}.inputs[{n}]"
             name = inp.get("name")
-            if _blank(name):
-                self.add("R18", where, "Command input name cannot be blank")
-            elif not NAME_RE.match(name):
-                self.add("R18", where, f"Command input {name!r} name should contain only "
-                         "alphanumeric, _ and - characters.")
-            elif name in inputs:
-                self.add("R18", where, f"input name {name!r} is not unique.")
+            self._name_ok("R18", where, name, inputs,
+                          blank="Command input name cannot be blank", kind="Command input",
+                          repeated="input name")
             if isinstance(name, str) and name not in inputs:
                 inputs[name] = (where, inp)
             itype = inp.get("type", "string") or "string"
@@ -495,14 +506,8 @@ class _Checker:
         for o, out in _dicts(cmd.get("outputs")):
             where = f"{at}.outputs[{o}]"
             name = out.get("name")
-            if _blank(name):
-                self.add("R31", where, "Output name cannot be blank.")
-            elif not NAME_RE.match(name):
-                self.add("R31", where, f"Command output {name!r} name should contain only "
-                         "alphanumeric, _ and - characters.")
-            elif name in outputs:
-                self.add("R31", where, f"output name {name!r} is not unique.")
-            else:
+            if self._name_ok("R31", where, name, outputs, blank="Output name cannot be blank.",
+                             kind="Command output", repeated="output name"):
                 outputs[name] = (where, out)
             mount = out.get("mount")
             if _blank(mount):
@@ -676,14 +681,10 @@ class _Checker:
                      [(f"{at}.derived-inputs[{i}]", w, True) for i, w in deriveds]
         for where, winp, derived in all_inputs:
             name = winp.get("name")
-            if _blank(name):
-                self.add("R40", where, "Command wrapper input name cannot be blank.")
-            elif not NAME_RE.match(name):
-                self.add("R40", where, f"Command wrapper input {name!r} name should contain "
-                         "only alphanumeric, _ and - characters.")
-            elif name in known:
-                self.add("R40", where, f"{'derived' if derived else 'external'} input name "
-                         f"{name!r} is not unique.")
+            self._name_ok("R40", where, name, known,
+                          blank="Command wrapper input name cannot be blank.",
+                          kind="Command wrapper input",
+                          repeated=f"{'derived' if derived else 'external'} input name")
             wtype = winp.get("type", "string") or "string"
             if wtype not in WRAPPER_INPUT_TYPES:
                 self.add("R41", f"{where}.type", f"Unknown type {wtype!r}. Known types: "
@@ -818,13 +819,9 @@ class _Checker:
         for h, handler in _dicts(wrapper.get("output-handlers")):
             where = f"{at}.output-handlers[{h}]"
             name = handler.get("name")
-            if _blank(name):
-                self.add("R51", where, "Command wrapper output - name cannot be blank.")
-            elif not NAME_RE.match(name):
-                self.add("R51", where, f"output handler {name!r} name should contain only "
-                         "alphanumeric, _ and - characters.")
-            elif name in names:
-                self.add("R51", where, f"output handler name {name!r} is not unique.")
+            self._name_ok("R51", where, name, names,
+                          blank="Command wrapper output - name cannot be blank.",
+                          kind="output handler", repeated="output handler name")
             accepts = handler.get("accepts-command-output")
             if _blank(accepts):
                 self.add("R52", where, "property \"accepts-command-output\" cannot be blank.")
