@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from xnat_emulator.config import User
-from rest_suite_support import expect, rows, uid
+from rest_suite_support import expect, new_project, new_session, new_subject, rows
 
 USERS = (User("admin", "admin", admin=True), User("bob", "bobpw"), User("carol", "carolpw"))
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -42,29 +42,9 @@ def site(make_emulator):
         s.close()
 
 
-def new_project(http, pid: str | None = None, **params) -> str:
-    pid = pid or uid("P")
-    expect(http.put(f"/data/projects/{pid}", params=params or None), 200)
-    return pid
-
-
 def add_user(admin_http, project: str, group: str, login: str):
     """grxnat:ProjectSubinterface.addUserToProject (the Java does not check the status)."""
     expect(admin_http.put(f"/data/projects/{project}/users/{project}_{group}/{login}"), 200)
-
-
-def new_subject(http, project: str, label: str, **fields) -> str:
-    r = http.put(f"/data/projects/{project}/subjects/{label}",
-                 params={"xsiType": "xnat:subjectData", **fields})
-    expect(r, 201)
-    return r.text.strip()
-
-
-def new_session(http, project: str, subject: str, label: str, **fields) -> str:
-    r = http.put(f"/data/projects/{project}/subjects/{subject}/experiments/{label}",
-                 params={"xsiType": "xnat:mrSessionData", **fields})
-    expect(r, 201)
-    return r.text.strip()
 
 
 def token_session(url: str, alias: str, secret: str) -> requests.Session:
@@ -319,6 +299,17 @@ def _admin_subject_and_session(admin, admin_project):
     return new_session(admin, admin_project, "1", "MR1", date="2000-01-01")
 
 
+def _sharing_scene(http):
+    """Both projects, admin's subject 1 and session MR1, and the URLs the sharing tests read:
+    in admin's project, and shared into bob's as TOLSEN1 / TOLSEN_E1."""
+    user_project, admin_project = _sharing_projects(http)
+    session_id = _admin_subject_and_session(http["admin"], admin_project)
+    subject_url = f"/data/projects/{admin_project}/subjects/1"
+    shared_subject = f"/data/projects/{user_project}/subjects/TOLSEN1"
+    return (user_project, admin_project, session_id, subject_url, f"{subject_url}/experiments/MR1",
+            shared_subject, f"{shared_subject}/experiments/TOLSEN_E1")
+
+
 def test_sharing_unshared_data_is_404_for_non_members(site):
     """Non-member bob: GET/DELETE of a subject and a session in admin's protected project
     -> 404 (reads of data one cannot see are 404, not 403).
@@ -352,12 +343,8 @@ def test_sharing_subject_and_session_then_unshare(site):
     """
     _, http = site
     admin, bob = http["admin"], http["bob"]
-    user_project, admin_project = _sharing_projects(http)
-    session_id = _admin_subject_and_session(admin, admin_project)
-    subject_url = f"/data/projects/{admin_project}/subjects/1"
-    session_url = f"{subject_url}/experiments/MR1"
-    shared_subject = f"/data/projects/{user_project}/subjects/TOLSEN1"
-    shared_session = f"{shared_subject}/experiments/TOLSEN_E1"
+    (user_project, _, session_id, subject_url, session_url, shared_subject,
+     shared_session) = _sharing_scene(http)
 
     expect(admin.put(f"{subject_url}/projects/{user_project}", params={"label": "TOLSEN1"}), 200)
     expect(admin.get(subject_url), 200)
@@ -393,12 +380,8 @@ def test_sharing_by_member_and_member_delete_limits(site):
     """
     _, http = site
     admin, bob = http["admin"], http["bob"]
-    user_project, admin_project = _sharing_projects(http)
-    session_id = _admin_subject_and_session(admin, admin_project)
-    subject_url = f"/data/projects/{admin_project}/subjects/1"
-    session_url = f"{subject_url}/experiments/MR1"
-    shared_subject = f"/data/projects/{user_project}/subjects/TOLSEN1"
-    shared_session = f"{shared_subject}/experiments/TOLSEN_E1"
+    (user_project, admin_project, session_id, subject_url, session_url, shared_subject,
+     shared_session) = _sharing_scene(http)
 
     add_user(admin, admin_project, "member", "bob")
     expect(bob.get(subject_url), 200)

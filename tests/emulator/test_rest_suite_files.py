@@ -16,7 +16,7 @@ import zipfile
 
 import nibabel.testing
 import pytest
-from rest_suite_support import expect, rows, uid
+from rest_suite_support import expect, new_project, new_scan, new_session, new_subject, rows
 
 NS = {"xnat": "http://nrg.wustl.edu/xnat"}
 
@@ -31,31 +31,6 @@ NIFTI_PATH = os.path.join(nibabel.testing.data_path, "example4d.nii.gz")
 def multipart(name: str, data: bytes) -> dict:
     """What RestAssured ``multiPart(File)`` sends."""
     return {"file": (name, data, "application/octet-stream")}
-
-
-def new_project(http) -> str:
-    pid = uid("P")
-    expect(http.put(f"/data/projects/{pid}"), 200)
-    return pid
-
-
-def new_subject(http, project: str, label: str, **fields) -> str:
-    r = http.put(f"/data/projects/{project}/subjects/{label}",
-                 params={"xsiType": "xnat:subjectData", **fields})
-    expect(r, 201)
-    return r.text.strip()
-
-
-def new_session(http, project: str, subject: str, label: str, **fields) -> str:
-    r = http.put(f"/data/projects/{project}/subjects/{subject}/experiments/{label}",
-                 params={"xsiType": "xnat:mrSessionData", **fields})
-    expect(r, 201)
-    return r.text.strip()
-
-
-def new_scan(http, session_url: str, scan_id: str, **fields):
-    expect(http.put(f"{session_url}/scans/{scan_id}",
-                    params={"xsiType": "xnat:mrScanData", **fields}), 200)
 
 
 def file_upload_setup(http, project):

@@ -16,7 +16,8 @@ import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
-from rest_suite_support import expect, rows
+from rest_suite_support import (expect, new_project, new_scan, new_session, new_subject, rows,
+                                uid)
 
 XNAT_NS = "http://nrg.wustl.edu/xnat"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -34,35 +35,6 @@ def xml_of(r) -> ET.Element:
 def text_of(root: ET.Element, path: str) -> str | None:
     el = root.find(path, NS)
     return None if el is None else el.text
-
-
-def uid(prefix: str = "X") -> str:
-    return prefix + uuid.uuid4().hex[:10]
-
-
-def new_project(http, pid: str | None = None, **params) -> str:
-    pid = pid or uid("P")
-    expect(http.put(f"/data/projects/{pid}", params=params or None), 200)
-    return pid
-
-
-def new_subject(http, project: str, label: str, **fields) -> str:
-    r = http.put(f"/data/projects/{project}/subjects/{label}",
-                 params={"xsiType": "xnat:subjectData", **fields})
-    expect(r, 201)
-    return r.text.strip()
-
-
-def new_session(http, project: str, subject: str, label: str,
-                xsi: str = "xnat:mrSessionData", **fields) -> str:
-    r = http.put(f"/data/projects/{project}/subjects/{subject}/experiments/{label}",
-                 params={"xsiType": xsi, **fields})
-    expect(r, 201)
-    return r.text.strip()
-
-
-def new_scan(http, session_url: str, scan_id: str, xsi: str = "xnat:mrScanData", **fields):
-    expect(http.put(f"{session_url}/scans/{scan_id}", params={"xsiType": xsi, **fields}), 200)
 
 
 def new_assessor(http, session_url: str, label: str, xsi: str = "xnat:qcAssessmentData",

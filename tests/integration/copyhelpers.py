@@ -1,4 +1,5 @@
-"""Helpers shared by the copy tests: run the real CLI, and read a project back in full."""
+"""Helpers shared by the copy tests: a source and a target site, run the real CLI, and read a
+project back in full."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from contextlib import contextmanager
 
 from lxml import etree
 
 from xnat_container.copy import metadata
+from xnat_emulator.config import User
+from xnat_emulator.sample import SampleSpec, build_sample_project
+from xnat_emulator.testing import InProcessEmulator
 
 SECRET = "s3cr3t-Pa55-for-tests"
 XNAT = "{http://nrg.wustl.edu/xnat}"
@@ -40,6 +45,21 @@ def run_copy(src, dst, report_dir, *args, env_extra=None, timeout=300):
                           env=copy_env(env_extra), capture_output=True, text=True,
                           timeout=timeout, check=False)
     return proc, json.loads(report.read_text()) if report.exists() else None
+
+
+@contextmanager
+def sample_sites(tmp_path_factory, subjects: int):
+    """A source emulator holding the sample project SRC (``subjects`` subjects) and an empty
+    target (site ID TARGET), both with admin:SECRET; stopped on exit."""
+    users = (User("admin", SECRET, admin=True),)
+    src = InProcessEmulator(tmp_path_factory.mktemp("src"), users=users)
+    dst = InProcessEmulator(tmp_path_factory.mktemp("dst"), users=users, site_id="TARGET")
+    try:
+        build_sample_project(src.url, ("admin", SECRET), "SRC", SampleSpec(subjects=subjects))
+        yield src, dst
+    finally:
+        src.stop()
+        dst.stop()
 
 
 def _rows(http, path: str) -> list[dict]:
@@ -86,6 +106,23 @@ def _files(http, listing: str, where: str, files: dict, counts: dict[str, dict[s
         counts[owner][key] += 1
 
 
+def _session_children(exp, tag: str, key: str, e_where: str, out: dict,
+                      declared: dict) -> list[tuple]:
+    """A session's scans or assessors (``tag``, told apart by attribute ``key``): each one's
+    metadata and resources into ``out``/``declared``; fails when a key is there twice.
+    [(element, where)]."""
+    children = []
+    keys = Counter()
+    for el in exp.iter(f"{XNAT}{tag}"):
+        where = f"{e_where}/{tag}/{el.get(key)}"
+        keys[el.get(key)] += 1
+        out[where] = metadata.comparable(el)
+        declared[where] = _resources(el, where, out)
+        children.append((el, where))
+    assert all(n == 1 for n in keys.values()), f"{e_where}: {tag}s twice"
+    return children
+
+
 def documents(emu, project, *, user=None, password=None):
     """Every object's comparable metadata, every resource's attributes and every file's
     (size, md5), keyed by labels (not accession IDs), so two sites can be compared.
@@ -124,27 +161,16 @@ def documents(emu, project, *, user=None, password=None):
             e_where = f"{label}/{exp.get('label')}"
             out[e_where] = metadata.comparable(exp)
             declared[e_where] = _resources(exp, e_where, out)
-            scan_ids = Counter()
-            for scan in exp.iter(f"{XNAT}scan"):
-                s_where = f"{e_where}/scan/{scan.get('ID')}"
-                scan_ids[scan.get("ID")] += 1
-                out[s_where] = metadata.comparable(scan)
-                declared[s_where] = _resources(scan, s_where, out)
-            assert all(n == 1 for n in scan_ids.values()), f"{e_where}: scans twice"
+            _session_children(exp, "scan", "ID", e_where, out, declared)
             base = f"/data/experiments/{exp.get('ID')}"
             _files(http, f"{base}/files", e_where, files, listed)
             _files(http, f"{base}/scans/ALL/files", e_where, files, listed, scans=True)
-            a_labels = Counter()
-            for a in exp.iter(f"{XNAT}assessor"):
-                a_where = f"{e_where}/assessor/{a.get('label')}"
-                a_labels[a.get("label")] += 1
-                out[a_where] = metadata.comparable(a)
-                declared[a_where] = _resources(a, a_where, out)
+            for a, a_where in _session_children(exp, "assessor", "label", e_where, out,
+                                                declared):
                 for io in ("", "in", "out"):
                     sub = f"/{io}" if io else ""
                     _files(http, f"{base}/assessors/{a.get('ID')}{sub}/files", a_where, files,
                            listed, io=io)
-            assert all(n == 1 for n in a_labels.values()), f"{e_where}: assessors twice"
     for where, resources in declared.items():
         for key, count in resources.items():
             assert listed.get(where, {}).get(key, 0) == count, (

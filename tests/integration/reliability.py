@@ -1,11 +1,12 @@
 """Helpers of the reliability tests: a job as a child process watched live, progress read from
-the target's data folder, fault settings, the import command line."""
+the target's data folder and the job's journal, fault settings, the import command line."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -49,6 +50,15 @@ def parts_on(emu) -> list[int]:
         except FileNotFoundError:   # completed (or dropped) while we looked
             pass
     return sizes
+
+
+def inflight(report_dir) -> int:
+    """Uploads the job's journal records as started and not yet verified."""
+    db = sqlite3.connect(Path(report_dir) / "journal.sqlite")
+    try:
+        return db.execute("SELECT count(*) FROM inflight").fetchone()[0]
+    finally:
+        db.close()
 
 
 def read_report(report_dir) -> dict | None:

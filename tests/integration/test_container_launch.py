@@ -75,10 +75,10 @@ def owner(source):
         yield s
 
 
-@pytest.fixture(scope="module")
-def wrappers(admin, owner):
+def register_commands(admin, owner) -> dict:
     """Register every command of command.json, enable every wrapper on the site (admin) and
-    in project SRC (its owner); {wrapper name: id}."""
+    in a new project SRC (``owner``); {wrapper name: id}. test_secrets sets up its own site
+    the same way."""
     ids = {}
     for command in json.loads(COMMAND_JSON.read_text()):
         r = admin.post("/xapi/commands", json=command)
@@ -91,6 +91,12 @@ def wrappers(admin, owner):
     for wid in ids.values():
         assert owner.put(f"/xapi/projects/SRC/wrappers/{wid}/enabled").ok
     return ids
+
+
+@pytest.fixture(scope="module")
+def wrappers(admin, owner):
+    """command.json registered, its wrappers enabled on the site and in SRC (its owner)."""
+    return register_commands(admin, owner)
 
 
 def put_session(http, project, subject, label, files=("a.dcm",)):

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from copyhelpers import SECRET, documents, run_copy
-
-from xnat_emulator.sample import SampleSpec, build_sample_project
+from copyhelpers import SECRET, documents, run_copy, sample_sites
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     """A source emulator with the sample project and an empty target emulator."""
-    from xnat_emulator.config import User
-    from xnat_emulator.testing import InProcessEmulator
+    with sample_sites(tmp_path_factory, subjects=3) as sites:
+        yield sites
 
-    users = (User("admin", SECRET, admin=True),)
-    src = InProcessEmulator(tmp_path_factory.mktemp("src"), users=users)
-    dst = InProcessEmulator(tmp_path_factory.mktemp("dst"), users=users, site_id="TARGET")
-    build_sample_project(src.url, ("admin", SECRET), "SRC", SampleSpec(subjects=3))
-    yield src, dst
-    src.stop()
-    dst.stop()
+
+def _copy_into(pair, tmp_path, project, *args):
+    """Copy into ``project``, created empty on the target first; checks the exit code is 0.
+    (completed process, report)"""
+    src, dst = pair
+    dst.http().put(f"/data/projects/{project}").raise_for_status()
+    proc, report = run_copy(src, dst, tmp_path, *args, "--target-project", project)
+    assert proc.returncode == 0, proc.stderr
+    return proc, report
 
 
 def test_full_project_copy_is_complete_and_verified(pair, tmp_path):
@@ -44,9 +44,7 @@ def test_full_project_copy_is_complete_and_verified(pair, tmp_path):
 def test_rerun_copies_nothing(pair, tmp_path):
     """A re-run after success only lists: nothing created, nothing uploaded, exit 0."""
     src, dst = pair
-    dst.http().put("/data/projects/RERUN").raise_for_status()
-    first, _ = run_copy(src, dst, tmp_path, "--source-project", "SRC", "--target-project", "RERUN")
-    assert first.returncode == 0, first.stderr
+    _copy_into(pair, tmp_path, "RERUN", "--source-project", "SRC")
     proc, report = run_copy(src, dst, tmp_path, "--source-project", "SRC",
                             "--target-project", "RERUN")
     assert proc.returncode == 0, proc.stderr
@@ -59,11 +57,8 @@ def test_rerun_copies_nothing(pair, tmp_path):
 
 def test_session_only_copy(pair, tmp_path):
     """``--session`` copies that session (its subject first) and nothing else."""
-    src, dst = pair
-    dst.http().put("/data/projects/ONE").raise_for_status()
-    proc, report = run_copy(src, dst, tmp_path, "--session", "SUB002_PET1",
-                            "--target-project", "ONE")
-    assert proc.returncode == 0, proc.stderr
+    _, dst = pair
+    proc, report = _copy_into(pair, tmp_path, "ONE", "--session", "SUB002_PET1")
     assert report["source"]["project"] == "SRC"
     assert report["done"]["created"] == {"subject": 1, "experiment": 1, "scan": 1}
     rows = dst.http().get("/data/projects/ONE/experiments",
@@ -73,11 +68,8 @@ def test_session_only_copy(pair, tmp_path):
 
 def test_dry_run_changes_nothing(pair, tmp_path):
     """``--dry-run`` prints the plan with an estimate and writes nothing to the target."""
-    src, dst = pair
-    dst.http().put("/data/projects/DRY").raise_for_status()
-    proc, report = run_copy(src, dst, tmp_path, "--source-project", "SRC",
-                            "--target-project", "DRY", "--dry-run")
-    assert proc.returncode == 0, proc.stderr
+    _, dst = pair
+    proc, report = _copy_into(pair, tmp_path, "DRY", "--source-project", "SRC", "--dry-run")
     assert report["status"] == "planned"
     assert report["plan"]["files_to_transfer"] == 127
     assert report["plan"]["estimated_seconds"] >= 0
@@ -89,11 +81,7 @@ def test_dry_run_changes_nothing(pair, tmp_path):
 
 def test_secrets_never_printed_or_reported(pair, tmp_path):
     """The password appears in no output, report or journal, nor on any command line."""
-    src, dst = pair
-    dst.http().put("/data/projects/SECRET").raise_for_status()
-    proc, _ = run_copy(src, dst, tmp_path, "--source-project", "SRC",
-                       "--target-project", "SECRET")
-    assert proc.returncode == 0, proc.stderr
+    proc, _ = _copy_into(pair, tmp_path, "SECRET", "--source-project", "SRC")
     assert SECRET not in proc.stdout + proc.stderr
     for path in tmp_path.iterdir():
         assert SECRET.encode() not in path.read_bytes(), path

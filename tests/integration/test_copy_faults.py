@@ -4,37 +4,20 @@ HTTP sessions) on either side end verified: the client's retries and re-logins a
 from __future__ import annotations
 
 import pytest
-from copyhelpers import SECRET, assert_same_project, documents, run_copy
-
-from xnat_emulator.config import User
-from xnat_emulator.sample import SampleSpec, build_sample_project
-from xnat_emulator.testing import InProcessEmulator
-
-NO_FAULTS = {"error_rate": 0, "reset_rate": 0, "latency_min": 0, "latency_max": 0,
-             "expire_sessions_every": 0, "seed": None}
-
-
-def set_faults(emu, **settings) -> dict:
-    r = emu.http().put("/xapi/emulator/faults", json={**NO_FAULTS, **settings})
-    r.raise_for_status()
-    return r.json()
+from copyhelpers import assert_same_project, documents, run_copy, sample_sites
+from reliability import set_faults
 
 
 def injected(emu) -> dict:
+    """What the emulator's fault injector did since it was last configured."""
     return emu.http().get("/xapi/emulator/faults").json()["injected"]
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     """Source with a one-subject sample project (3 sessions, 47 files), empty target."""
-    users = (User("admin", SECRET, admin=True),)
-    src = InProcessEmulator(tmp_path_factory.mktemp("src"), users=users)
-    dst = InProcessEmulator(tmp_path_factory.mktemp("dst"), users=users, site_id="TARGET")
-    build_sample_project(src.url, ("admin", SECRET), "SRC", SampleSpec(subjects=1))
-    expected = documents(src, "SRC")
-    yield src, dst, expected
-    src.stop()
-    dst.stop()
+    with sample_sites(tmp_path_factory, subjects=1) as (src, dst):
+        yield src, dst, documents(src, "SRC")
 
 
 @pytest.fixture
@@ -54,10 +37,11 @@ def _copy_verified(src, dst, tmp_path, project, expected):
     assert report["failures"] == []
     assert report["verification"]["failed"] == 0
     assert report["verification"]["verified_files"] == len(expected[1])
+    faults = injected(src), injected(dst)     # read before set_faults clears the counts
     set_faults(src)
     set_faults(dst)
     assert_same_project(src, "SRC", dst, project, expected)
-    return proc, report
+    return proc, faults
 
 
 def test_target_errors_resets_and_latency(pair, faults_off, tmp_path):
@@ -66,8 +50,9 @@ def test_target_errors_resets_and_latency(pair, faults_off, tmp_path):
     src, dst, expected = pair
     set_faults(dst, error_rate=0.05, reset_rate=0.02, latency_min=0.05, latency_max=0.5,
                seed=3)
-    proc, _ = _copy_verified(src, dst, tmp_path, "FAULTS_TARGET", expected)
+    proc, (_, on_target) = _copy_verified(src, dst, tmp_path, "FAULTS_TARGET", expected)
     assert "retrying" in proc.stderr
+    assert on_target["errors"] > 0 and on_target["resets"] > 0 and on_target["delayed"] > 0
 
 
 def test_target_sessions_expire(pair, faults_off, tmp_path):
@@ -75,8 +60,9 @@ def test_target_sessions_expire(pair, faults_off, tmp_path):
     new JSESSION) and the copy ends verified."""
     src, dst, expected = pair
     set_faults(dst, expire_sessions_every=7)
-    proc, _ = _copy_verified(src, dst, tmp_path, "EXPIRE_TARGET", expected)
+    proc, (_, on_target) = _copy_verified(src, dst, tmp_path, "EXPIRE_TARGET", expected)
     assert "logging in again" in proc.stderr
+    assert on_target["expiries"] > 0
 
 
 def test_faults_on_both_sides(pair, faults_off, tmp_path):
@@ -85,7 +71,9 @@ def test_faults_on_both_sides(pair, faults_off, tmp_path):
     set_faults(src, error_rate=0.05, reset_rate=0.03, expire_sessions_every=13, seed=5)
     set_faults(dst, error_rate=0.05, reset_rate=0.03, expire_sessions_every=17,
                latency_min=0.0, latency_max=0.05, seed=7)
-    _copy_verified(src, dst, tmp_path, "FAULTS_BOTH", expected)
+    _, (on_source, on_target) = _copy_verified(src, dst, tmp_path, "FAULTS_BOTH", expected)
+    for side in (on_source, on_target):
+        assert side["errors"] > 0 and side["expiries"] > 0
 
 
 def test_faults_during_a_rerun_change_nothing(pair, faults_off, tmp_path):

@@ -8,48 +8,34 @@ from __future__ import annotations
 
 import io
 import signal
-import sqlite3
 import threading
 import time
 
 import pytest
-from copyhelpers import SECRET, assert_same_project, documents, run_copy
-from reliability import JobProcess, files_on, read_report, set_faults
+from copyhelpers import SECRET, assert_same_project, documents, run_copy, sample_sites
+from reliability import JobProcess, files_on, inflight, read_report, set_faults
 
 from nifti_data import build_bids
 from xnat_container import interrupt
 from xnat_container.xnat.client import XnatClient
-from xnat_emulator.config import User
-from xnat_emulator.sample import SampleSpec, build_sample_project
-from xnat_emulator.testing import InProcessEmulator
 
-USERS = (User("admin", SECRET, admin=True),)
 CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
 STOP_SECONDS = interrupt.GRACE + 5     # signal -> exit, at most
+
+
+TARGET_LATENCY = {"latency_min": 0.005, "latency_max": 0.02}
 
 
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):
     """Source with the sample project (3 subjects, 127 files); target answering each request
     after 5-20 ms (a copy then takes a few seconds); a BIDS tree to import."""
-    src = InProcessEmulator(tmp_path_factory.mktemp("src"), users=USERS)
-    dst = InProcessEmulator(tmp_path_factory.mktemp("dst"), users=USERS, site_id="TARGET")
-    build_sample_project(src.url, ("admin", SECRET), "SRC", SampleSpec(subjects=3))
-    set_faults(dst, latency_min=0.005, latency_max=0.02)
-    base = tmp_path_factory.mktemp("bids")
-    (base / "cache").mkdir()
-    bids = build_bids(base / "bids", base / "cache")
-    yield src, dst, bids, documents(src, "SRC")
-    src.stop()
-    dst.stop()
-
-
-def _inflight(report_dir) -> int:
-    db = sqlite3.connect(report_dir / "journal.sqlite")
-    try:
-        return db.execute("SELECT count(*) FROM inflight").fetchone()[0]
-    finally:
-        db.close()
+    with sample_sites(tmp_path_factory, subjects=3) as (src, dst):
+        set_faults(dst, **TARGET_LATENCY)
+        base = tmp_path_factory.mktemp("bids")
+        (base / "cache").mkdir()
+        bids = build_bids(base / "bids", base / "cache")
+        yield src, dst, bids, documents(src, "SRC")
 
 
 def _stopped(run: JobProcess, sig: int, report_dir) -> dict:
@@ -91,7 +77,7 @@ def test_copy_interrupted_during_uploads_then_rerun(sites, tmp_path, sig):
     planned = report["plan"]["files_to_transfer"]
     assert planned == 127
     assert 0 < report["done"]["files_uploaded"] < planned
-    assert _inflight(tmp_path) >= report["done"]["files_uploaded"]   # started, not verified
+    assert inflight(tmp_path) >= report["done"]["files_uploaded"]   # started, not verified
     assert files_on(dst) - before < 127
 
     proc, again = run_copy(src, dst, tmp_path, "--source-project", "SRC",
@@ -99,7 +85,7 @@ def test_copy_interrupted_during_uploads_then_rerun(sites, tmp_path, sig):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert again["status"] == "ok" and again["verification"]["failed"] == 0
     assert again["plan"]["files_present"] + again["plan"]["files_to_transfer"] == 127
-    assert _inflight(tmp_path) == 0
+    assert inflight(tmp_path) == 0
     assert_same_project(src, "SRC", dst, project, expected)
 
 
@@ -142,14 +128,14 @@ def test_import_interrupted_then_rerun(sites, tmp_path, sig):
         assert run.wait_until(lambda: files_on(dst) - before >= 3), run.stderr[-3000:]
         report = _stopped(run, sig, tmp_path)
         assert 0 < report["done"]["files_uploaded"] < report["plan"]["files_to_transfer"]
-        assert _inflight(tmp_path) >= report["done"]["files_uploaded"]
+        assert inflight(tmp_path) >= report["done"]["files_uploaded"]
     finally:
         set_faults(dst, latency_min=0.005, latency_max=0.02)
     again = JobProcess.import_nifti(dst, bids, project, tmp_path)
     assert again.wait(120) == 0, again.stderr[-3000:]
     report = read_report(tmp_path)
     assert report["status"] == "ok" and report["verification"]["failed"] == 0
-    assert _inflight(tmp_path) == 0
+    assert inflight(tmp_path) == 0
     ref = JobProcess.import_nifti(dst, bids, reference, tmp_path / "ref")
     assert ref.wait(120) == 0, ref.stderr[-3000:]
     ref_docs = documents(dst, reference)
@@ -194,12 +180,15 @@ def test_transfer_in_flight_is_abandoned_after_the_grace_period(sites, monkeypat
         assert listed == []
 
         interrupt.reset()
-        dead = XnatClient("http://127.0.0.1:9", "admin", SECRET, backoff=4.0, retries=5)
+        set_faults(dst, error_rate=1.0)
+        failing = XnatClient(dst.url, "admin", SECRET, backoff=4.0, retries=5)
         threading.Timer(0.3, interrupt.request_stop, (signal.SIGINT,)).start()
         started = time.monotonic()
         with pytest.raises(interrupt.Interrupted, match="SIGINT"):
-            dead.login()          # refused: retried after 2-4 s pauses, cut by the stop
+            failing.login()       # 500/503: retried after 2-4 s pauses, cut by the stop
         assert time.monotonic() - started < 1.5
+        assert failing.stats.retries == 1
     finally:
+        set_faults(dst, **TARGET_LATENCY)
         interrupt.reset()
         client.close()

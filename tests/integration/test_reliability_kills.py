@@ -4,19 +4,14 @@ exactly what an uninterrupted one does, verified file by file, nothing twice."""
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
 
 import pytest
-from copyhelpers import SECRET, assert_same_project, documents, run_copy
-from reliability import JobProcess, files_on, parts_on, read_report, set_faults
+from copyhelpers import SECRET, assert_same_project, documents, run_copy, sample_sites
+from reliability import JobProcess, files_on, inflight, parts_on, read_report, set_faults
 
 from nifti_data import build_bids
-from xnat_emulator.config import User
-from xnat_emulator.sample import SampleSpec, build_sample_project
-from xnat_emulator.testing import InProcessEmulator
 
-USERS = (User("admin", SECRET, admin=True),)
 BIG = 64 << 20
 BIG_RES = "/data/projects/SRC/subjects/SUB001/experiments/SUB001_MR1/scans/9/resources/RAW"
 
@@ -25,27 +20,15 @@ BIG_RES = "/data/projects/SRC/subjects/SUB001/experiments/SUB001_MR1/scans/9/res
 def sites(tmp_path_factory):
     """Source: the sample project (6 subjects, 253 files) plus a 64 MiB file in a scan of
     the first subject; target answering after 5-20 ms."""
-    src = InProcessEmulator(tmp_path_factory.mktemp("src"), users=USERS)
-    dst = InProcessEmulator(tmp_path_factory.mktemp("dst"), users=USERS, site_id="TARGET")
-    build_sample_project(src.url, ("admin", SECRET), "SRC", SampleSpec(subjects=6))
-    http = src.http("admin", SECRET)
-    http.put("/data/projects/SRC/subjects/SUB001/experiments/SUB001_MR1/scans/9",
-             params={"xsiType": "xnat:mrScanData", "type": "BIG"}).raise_for_status()
-    http.put(BIG_RES).raise_for_status()
-    http.put(f"{BIG_RES}/files/big.bin", params={"inbody": "true"},
-             data=bytes(range(256)) * (BIG // 256)).raise_for_status()
-    set_faults(dst, latency_min=0.005, latency_max=0.02)
-    yield src, dst
-    src.stop()
-    dst.stop()
-
-
-def _inflight(report_dir) -> int:
-    db = sqlite3.connect(report_dir / "journal.sqlite")
-    try:
-        return db.execute("SELECT count(*) FROM inflight").fetchone()[0]
-    finally:
-        db.close()
+    with sample_sites(tmp_path_factory, subjects=6) as (src, dst):
+        http = src.http("admin", SECRET)
+        http.put("/data/projects/SRC/subjects/SUB001/experiments/SUB001_MR1/scans/9",
+                 params={"xsiType": "xnat:mrScanData", "type": "BIG"}).raise_for_status()
+        http.put(BIG_RES).raise_for_status()
+        http.put(f"{BIG_RES}/files/big.bin", params={"inbody": "true"},
+                 data=bytes(range(256)) * (BIG // 256)).raise_for_status()
+        set_faults(dst, latency_min=0.005, latency_max=0.02)
+        yield src, dst
 
 
 def test_copy_killed_at_ten_points_then_completed(sites, tmp_path):
@@ -101,7 +84,7 @@ def test_copy_killed_at_ten_points_then_completed(sites, tmp_path):
     assert report["status"] == "ok" and report["failures"] == []
     assert report["verification"]["verified_files"] == total
     assert report["verification"]["failed"] == 0
-    assert _inflight(tmp_path) == 0
+    assert inflight(tmp_path) == 0
     assert_same_project(src, "SRC", dst, "KILLS", expected)
     proc, again = run_copy(src, dst, tmp_path, "--source-project", "SRC",
                            "--target-project", "KILLS")
@@ -148,7 +131,7 @@ def test_import_killed_at_four_points_then_completed(sites, tmp_path_factory):
     assert final.wait(120) == 0, final.stderr[-3000:]
     report = read_report(report_dir)
     assert report["status"] == "ok" and report["verification"]["failed"] == 0
-    assert _inflight(report_dir) == 0
+    assert inflight(report_dir) == 0
     got = documents(dst, "NII_KILLS")
     assert {k: v for k, v in got[0].items() if k != "project"} == \
         {k: v for k, v in reference[0].items() if k != "project"}

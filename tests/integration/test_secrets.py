@@ -250,8 +250,8 @@ def test_container_service_launches(tmp_path_factory, cmdlines):
     login the alias token the CS issues. Neither shows in the jobs' logs, the container
     records (but the token's own XNAT_PASS field), the uploaded reports, the emulator's state
     or any command line; the token no longer works after the job."""
-    from test_container_launch import (COMMAND_JSON, Site, container, explain, launch,
-                                       put_session, wait_workflow)
+    from test_container_launch import (Site, container, explain, launch, put_session,
+                                       register_commands, wait_workflow)
 
     target = InProcessEmulator(tmp_path_factory.mktemp("cs-target"),
                                users=(User("admin", TARGET_PASS, admin=True),))
@@ -259,17 +259,7 @@ def test_container_service_launches(tmp_path_factory, cmdlines):
                   secrets=(("remote.xnat.user", "admin"), ("remote.xnat.password", TARGET_PASS)))
     try:
         admin = source.http()
-        ids = {}
-        for command in json.loads(COMMAND_JSON.read_text()):
-            r = admin.post("/xapi/commands", json=command)
-            assert r.status_code == 201, r.text
-            cmd = admin.get(f"/xapi/commands/{r.json()}").json()
-            for w in cmd["xnat"]:
-                assert admin.put(f"/xapi/commands/{cmd['id']}/wrappers/{w['name']}/enabled").ok
-                ids[w["name"]] = w["id"]
-        assert admin.put("/data/projects/SRC").status_code == 200
-        for wid in ids.values():
-            assert admin.put(f"/xapi/projects/SRC/wrappers/{wid}/enabled").ok
+        ids = register_commands(admin, admin)
         put_session(admin, "SRC", "SUBJ1", "SESS1", files=("a.dcm", "b.dcm"))
         assert target.http().put("/data/projects/DEST").status_code == 200
 
