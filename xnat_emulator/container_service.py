@@ -93,6 +93,14 @@ class ContainerService:
             self.state["next"] = n + 1
             return n
 
+    def _stored(self, table: str, key, missing: str) -> dict:
+        """A record of ``table`` by id (JSON keeps ids as string keys); 404 ``missing`` if
+        there is none, which is how every by-id xapi lookup answers."""
+        record = self.state[table].get(str(key))
+        if record is None:
+            raise NotFound(missing)
+        return record
+
     # -- commands -----------------------------------------------------------------------------
 
     @staticmethod
@@ -134,10 +142,7 @@ class ContainerService:
         return out
 
     def command(self, command_id) -> dict:
-        cmd = self.state["commands"].get(str(command_id))
-        if cmd is None:
-            raise NotFound(f"No command with id {command_id}.")
-        return cmd
+        return self._stored("commands", command_id, f"No command with id {command_id}.")
 
     def delete_command(self, who: Principal, command_id) -> None:
         self.require_manager(who)
@@ -233,10 +238,7 @@ class ContainerService:
         return wf
 
     def workflow(self, wf_id) -> dict:
-        wf = self.state["workflows"].get(str(wf_id))
-        if wf is None:
-            raise NotFound(f"No workflow with ID {wf_id}")
-        return wf
+        return self._stored("workflows", wf_id, f"No workflow with ID {wf_id}")
 
     # -- launching ----------------------------------------------------------------------------
 
@@ -661,10 +663,7 @@ class ContainerService:
         return sub
 
     def subscription(self, sid) -> dict:
-        sub = self.state["subscriptions"].get(str(sid))
-        if sub is None:
-            raise NotFound(f"No subscription with id {sid}.")
-        return sub
+        return self._stored("subscriptions", sid, f"No subscription with id {sid}.")
 
     def set_subscription_active(self, who: Principal, sid, active: bool) -> dict:
         sub = self.subscription(sid)
@@ -760,9 +759,7 @@ class ContainerService:
         return list(self.state["mappings"].values())
 
     def set_mapping_enabled(self, who: Principal, mid, enabled: bool) -> None:
-        mapping = self.state["mappings"].get(str(mid))
-        if mapping is None:
-            raise NotFound(f"No command event mapping with id {mid}.")
+        mapping = self._stored("mappings", mid, f"No command event mapping with id {mid}.")
         if not who.admin and mapping["subscription-user-name"] != who.login:
             raise Forbidden("Only the owner or an admin can change this mapping.")
         mapping["enabled"] = enabled

@@ -170,12 +170,9 @@ def validate_command(cmd: dict) -> list[str]:
     inputs = _unique(cmd["inputs"], "input", pre, errors)
     for inp in cmd["inputs"]:
         iname = inp.get("name")
-        if not iname:
-            errors.append(pre + "Command input name cannot be blank")
+        if not _check_name(iname, pre, "Command input name cannot be blank", "Command input",
+                           errors):
             continue
-        if not NAME_RE.match(iname):
-            errors.append(pre + f'Command input "{iname}" name should contain only '
-                          "alphanumeric, _ and - characters.")
         delim = inp.get("multiple-delimiter")
         if delim is not None and delim not in MULTIPLE_DELIMITERS:
             errors.append(pre + f'Invalid multiple-delimiter "{delim}", choose from: '
@@ -196,12 +193,8 @@ def validate_command(cmd: dict) -> list[str]:
     outputs = _unique(cmd["outputs"], "output", pre, errors)
     for out in cmd["outputs"]:
         oname = out.get("name")
-        if not oname:
-            errors.append(pre + "Output name cannot be blank.")
+        if not _check_name(oname, pre, "Output name cannot be blank.", "Command output", errors):
             continue
-        if not NAME_RE.match(oname):
-            errors.append(pre + f'Command output "{oname}" name should contain only '
-                          "alphanumeric, _ and - characters.")
         if not out.get("mount"):
             errors.append(pre + f'Output "{oname}" - mount cannot be blank.')
         elif out["mount"] not in mounts:
@@ -211,6 +204,18 @@ def validate_command(cmd: dict) -> list[str]:
     for wrapper in cmd["xnat"]:
         errors += _validate_wrapper(wrapper, pre, inputs, outputs)
     return errors
+
+
+def _check_name(name: str | None, pre: str, blank: str, what: str, errors: list[str]) -> bool:
+    """CS checks every input, output and handler name alike: ``blank`` when missing, else
+    the allowed characters. False when missing, as CS then skips that object's other checks."""
+    if not name:
+        errors.append(pre + blank)
+        return False
+    if not NAME_RE.match(name):
+        errors.append(pre + f'{what} "{name}" name should contain only '
+                      "alphanumeric, _ and - characters.")
+    return True
 
 
 def _unique(objs: list, what: str, pre: str, errors: list[str]) -> dict[str, dict]:
@@ -239,12 +244,9 @@ def _validate_wrapper(wrapper: dict, pre: str, cmd_inputs: dict, cmd_outputs: di
     for kind in ("external", "derived"):
         for inp in wrapper[f"{kind}-inputs"]:
             iname = inp.get("name")
-            if not iname:
-                errors.append(wpre + "Command wrapper input name cannot be blank.")
+            if not _check_name(iname, wpre, "Command wrapper input name cannot be blank.",
+                               "Command wrapper input", errors):
                 continue
-            if not NAME_RE.match(iname):
-                errors.append(wpre + f'Command wrapper input "{iname}" name should contain only '
-                              "alphanumeric, _ and - characters.")
             itype = inp.get("type", "string")
             if itype not in WRAPPER_INPUT_TYPES:
                 errors.append(wpre + f'Command wrapper input "{iname}" - Unknown type '
@@ -284,12 +286,9 @@ def _validate_wrapper(wrapper: dict, pre: str, cmd_inputs: dict, cmd_outputs: di
     handlers: dict[str, dict] = {}
     for handler in wrapper["output-handlers"]:
         hname = handler.get("name")
-        if not hname:
-            errors.append(wpre + "Command wrapper output - name cannot be blank.")
+        if not _check_name(hname, wpre, "Command wrapper output - name cannot be blank.",
+                           "Command wrapper output", errors):
             continue
-        if not NAME_RE.match(hname):
-            errors.append(wpre + f'Command wrapper output "{hname}" name should contain only '
-                          "alphanumeric, _ and - characters.")
         accepts = handler.get("accepts-command-output")
         if not accepts:
             errors.append(wpre + f'Command wrapper output "{hname}" - property '
@@ -698,18 +697,21 @@ def matches(matcher: str | None, data: dict) -> bool:
 
 
 def _or(t, i, d):
-    left, i = _and(t, i, d)
-    while i < len(t) and t[i] == ("op", "||"):
-        right, i = _and(t, i + 1, d)
-        left = left or right
-    return left, i
+    return _joined(t, i, d, "||", _and)
 
 
 def _and(t, i, d):
-    left, i = _unary(t, i, d)
-    while i < len(t) and t[i] == ("op", "&&"):
-        right, i = _unary(t, i + 1, d)
-        left = left and right
+    return _joined(t, i, d, "&&", _unary)
+
+
+def _joined(t, i, d, op, operand):
+    """Left-fold a run of ``operand``s joined by ``op``; passing ``_and`` as the ``||``
+    operand is what makes ``&&`` bind tighter. Every operand is parsed (no short cut), so
+    the token position always advances past the whole run."""
+    left, i = operand(t, i, d)
+    while i < len(t) and t[i] == ("op", op):
+        right, i = operand(t, i + 1, d)
+        left = (left or right) if op == "||" else (left and right)
     return left, i
 
 

@@ -42,6 +42,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import BadRequest, Conflict, XnatError
 from .store import FileEntry, Resource, Store
@@ -475,9 +476,11 @@ def zip_stream(entries: Iterable[tuple[str, Path]], compression: int | None = No
     return _zip_chunks(entries, compression)
 
 
-def _zip_chunks(entries: Iterable[tuple[str, Path]], method: int) -> Iterator[bytes]:
-    offset = 0
-    central: list[bytes] = []
+def _regular_files(entries: Iterable[tuple[str, Path]]
+                   ) -> Iterator[tuple[str, Path, BinaryIO, os.stat_result]]:
+    """Open each entry once and yield it with its ``fstat``, open until the next one is asked
+    for; directories, vanished paths and non-regular files are skipped, as XNAT archives
+    write file entries only."""
     for arcname, path in entries:
         try:
             f = open(path, "rb", buffering=0)  # noqa: SIM115 - the `with f` below closes it
@@ -485,68 +488,74 @@ def _zip_chunks(entries: Iterable[tuple[str, Path]], method: int) -> Iterator[by
             continue
         with f:
             st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            name = arcname.encode("utf-8")
-            dostime, dosdate = _dos_time(st.st_mtime)
-            flags = _UTF8_FLAG
-            read = f.read
-            header_offset = offset
-            if method == ZIP_STORED:
-                crc, usize = 0, 0
-                while chunk := read(CHUNK_SIZE):
-                    crc = zlib.crc32(chunk, crc)
-                    usize += len(chunk)
-                f.seek(0)
-                local_zip64 = usize >= _ZIP64_LIMIT
-                if local_zip64:
-                    extra = struct.pack("<HHQQ", 1, 16, usize, usize)
-                    hsize = 0xFFFFFFFF
-                else:
-                    extra, hsize = b"", usize
-                version = 45 if local_zip64 else 20
-                header = struct.pack("<IHHHHHIIIHH", 0x04034B50, version, flags, method, dostime,
-                                     dosdate, crc, hsize, hsize, len(name), len(extra)) + name + extra
-                yield header
-                offset += len(header)
-                written = 0
-                while chunk := read(CHUNK_SIZE):
-                    yield chunk
-                    written += len(chunk)
-                if written != usize:
-                    raise OSError(f"{path} changed while being zipped")
-                offset += written
-                csize = usize
+            if stat.S_ISREG(st.st_mode):
+                yield arcname, path, f, st
+
+
+def _zip_chunks(entries: Iterable[tuple[str, Path]], method: int) -> Iterator[bytes]:
+    offset = 0
+    central: list[bytes] = []
+    for arcname, path, f, st in _regular_files(entries):
+        name = arcname.encode("utf-8")
+        dostime, dosdate = _dos_time(st.st_mtime)
+        flags = _UTF8_FLAG
+        read = f.read
+        header_offset = offset
+        if method == ZIP_STORED:
+            crc, usize = 0, 0
+            while chunk := read(CHUNK_SIZE):
+                crc = zlib.crc32(chunk, crc)
+                usize += len(chunk)
+            f.seek(0)
+            local_zip64 = usize >= _ZIP64_LIMIT
+            if local_zip64:
+                extra = struct.pack("<HHQQ", 1, 16, usize, usize)
+                hsize = 0xFFFFFFFF
             else:
-                flags |= _DESCRIPTOR_FLAG
-                # Java's writeLOC for a descriptor entry: CRC and sizes 0, no ZIP64 extra; its
-                # ZipInputStream then picks the descriptor's width from the actual sizes.
-                version = 20
-                header = struct.pack("<IHHHHHIIIHH", 0x04034B50, version, flags, method, dostime,
-                                     dosdate, 0, 0, 0, len(name), 0) + name
-                yield header
-                offset += len(header)
-                compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
-                compress = compressor.compress
-                crc, usize, csize = 0, 0, 0
-                while chunk := read(CHUNK_SIZE):
-                    crc = zlib.crc32(chunk, crc)
-                    usize += len(chunk)
-                    out = compress(chunk)
-                    if out:
-                        yield out
-                        csize += len(out)
-                out = compressor.flush()
+                extra, hsize = b"", usize
+            version = 45 if local_zip64 else 20
+            header = struct.pack("<IHHHHHIIIHH", 0x04034B50, version, flags, method, dostime,
+                                 dosdate, crc, hsize, hsize, len(name), len(extra)) + name + extra
+            yield header
+            offset += len(header)
+            written = 0
+            while chunk := read(CHUNK_SIZE):
+                yield chunk
+                written += len(chunk)
+            if written != usize:
+                raise OSError(f"{path} changed while being zipped")
+            offset += written
+            csize = usize
+        else:
+            flags |= _DESCRIPTOR_FLAG
+            # Java's writeLOC for a descriptor entry: CRC and sizes 0, no ZIP64 extra; its
+            # ZipInputStream then picks the descriptor's width from the actual sizes.
+            version = 20
+            header = struct.pack("<IHHHHHIIIHH", 0x04034B50, version, flags, method, dostime,
+                                 dosdate, 0, 0, 0, len(name), 0) + name
+            yield header
+            offset += len(header)
+            compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+            compress = compressor.compress
+            crc, usize, csize = 0, 0, 0
+            while chunk := read(CHUNK_SIZE):
+                crc = zlib.crc32(chunk, crc)
+                usize += len(chunk)
+                out = compress(chunk)
                 if out:
                     yield out
                     csize += len(out)
-                offset += csize
-                if usize >= _ZIP64_LIMIT or csize >= _ZIP64_LIMIT:
-                    descriptor = struct.pack("<IIQQ", 0x08074B50, crc, csize, usize)
-                else:
-                    descriptor = struct.pack("<IIII", 0x08074B50, crc, csize, usize)
-                yield descriptor
-                offset += len(descriptor)
+            out = compressor.flush()
+            if out:
+                yield out
+                csize += len(out)
+            offset += csize
+            if usize >= _ZIP64_LIMIT or csize >= _ZIP64_LIMIT:
+                descriptor = struct.pack("<IIQQ", 0x08074B50, crc, csize, usize)
+            else:
+                descriptor = struct.pack("<IIII", 0x08074B50, crc, csize, usize)
+            yield descriptor
+            offset += len(descriptor)
         fields = []
         cd_usize, cd_csize, cd_offset = usize, csize, header_offset
         if usize >= _ZIP64_LIMIT:
@@ -606,33 +615,25 @@ def tar_stream(entries: Iterable[tuple[str, Path]], gzip: bool) -> Iterator[byte
 
 def _tar_chunks(entries: Iterable[tuple[str, Path]]) -> Iterator[bytes]:
     total = 0
-    for arcname, path in entries:
-        try:
-            f = open(path, "rb", buffering=0)  # noqa: SIM115 - the `with f` below closes it
-        except (IsADirectoryError, FileNotFoundError):
-            continue
-        with f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            info = tarfile.TarInfo(arcname)
-            info.size = st.st_size
-            info.mtime = int(st.st_mtime)
-            info.mode = 0o644
-            header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-            yield header
-            total += len(header)
-            remaining = st.st_size
-            while remaining > 0:
-                chunk = f.read(min(remaining, CHUNK_SIZE))
-                if not chunk:
-                    raise OSError(f"{path} shrank while being archived")
-                yield chunk
-                remaining -= len(chunk)
-            pad = -st.st_size % tarfile.BLOCKSIZE
-            total += st.st_size + pad
-            if pad:
-                yield b"\0" * pad
+    for arcname, path, f, st in _regular_files(entries):
+        info = tarfile.TarInfo(arcname)
+        info.size = st.st_size
+        info.mtime = int(st.st_mtime)
+        info.mode = 0o644
+        header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        yield header
+        total += len(header)
+        remaining = st.st_size
+        while remaining > 0:
+            chunk = f.read(min(remaining, CHUNK_SIZE))
+            if not chunk:
+                raise OSError(f"{path} shrank while being archived")
+            yield chunk
+            remaining -= len(chunk)
+        pad = -st.st_size % tarfile.BLOCKSIZE
+        total += st.st_size + pad
+        if pad:
+            yield b"\0" * pad
     end = 2 * tarfile.BLOCKSIZE
     end += -(total + end) % tarfile.RECORDSIZE  # like tarfile/GNU tar: whole 10 KiB records
     yield b"\0" * end

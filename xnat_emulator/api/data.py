@@ -10,9 +10,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from ..app import current, principal
-from ..auth import ROLE_GROUPS, group_role
+from ..auth import ROLE_GROUPS, Principal, group_role
 from ..errors import BadRequest, Conflict, NotFound, Unprocessable
 from ..formats import Table
+from ..store import Experiment
 from . import files
 from .common import (document_response, incoming, is_true, query_params, table_response,
                      text)
@@ -233,11 +234,7 @@ def experiment_listing(ctx: Context, resolver: Resolver, params: dict[str, str])
 
 def assessors(path: DataPath, ref: str | None) -> Response:
     emu, who, params = current(), principal(), query_params()
-    resolver = Resolver(emu.store, emu.auth, who)
-    ctx = resolver.walk(path, stop_before_last=True)
-    session = ctx.experiment
-    if session is None:
-        raise NotFound("Unable to find the specified experiment.")
+    resolver, ctx, session = _parent_session(path, who, "Unable to find the specified experiment.")
     # an assessor is created in the project of the URL, which may be one the session is
     # shared into (RT TestSharing.testImageAssessorCreation: the "aggregator" project)
     project_id = ctx.project.id if ctx.via_project and ctx.project else session.project
@@ -268,11 +265,7 @@ def assessors(path: DataPath, ref: str | None) -> Response:
 
 def scans(path: DataPath, ref: str | None) -> Response:
     emu, who, params = current(), principal(), query_params()
-    resolver = Resolver(emu.store, emu.auth, who)
-    ctx = resolver.walk(path, stop_before_last=True)
-    session = ctx.experiment
-    if session is None:
-        raise NotFound("Specified image session doesn't exist.")
+    resolver, ctx, session = _parent_session(path, who, "Specified image session doesn't exist.")
     if ref is None:
         rows = emu.listings.scan_rows(emu.store.list_scans(session.id))
         return table_response(emu.listings.table("scan", rows, params), params)
@@ -319,12 +312,8 @@ def share(path: DataPath, target: str | None) -> Response:
 def reconstructions(path: DataPath, ref: str | None) -> Response:
     """``.../experiments/{E}/reconstructions[/{R}]`` (ReconList, ReconResource)."""
     emu, who, params = current(), principal(), query_params()
-    write = request.method in ("PUT", "POST")
-    resolver = Resolver(emu.store, emu.auth, who, write=write)
-    ctx = resolver.walk(path, stop_before_last=True)
-    session = ctx.experiment
-    if session is None:
-        raise NotFound("Specified image session doesn't exist.")
+    _, _, session = _parent_session(path, who, "Specified image session doesn't exist.",
+                                    write=request.method in ("PUT", "POST"))
     if ref is None:
         if request.method != "GET":
             raise BadRequest("Unsupported method.")
@@ -350,6 +339,18 @@ def reconstructions(path: DataPath, ref: str | None) -> Response:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+def _parent_session(path: DataPath, who: Principal, missing: str,
+                    write: bool = False) -> tuple[Resolver, Context, Experiment]:
+    """The image session a scan, assessor or reconstruction URL hangs off (every pair but the
+    last resolved), so those routes answer the same 404 ``missing`` when it names none."""
+    emu = current()
+    resolver = Resolver(emu.store, emu.auth, who, write=write)
+    ctx = resolver.walk(path, stop_before_last=True)
+    if ctx.experiment is None:
+        raise NotFound(missing)
+    return resolver, ctx, ctx.experiment
+
 
 def _new_label(data, what: str) -> str:
     """The label of an object POSTed to its listing: the document's, else ``label=``."""
