@@ -39,13 +39,17 @@ def project(http, request) -> str:
 
 @pytest.fixture
 def make_emulator(tmp_path_factory):
-    """Factory for an emulator of one's own: ``make_emulator(users=..., checksums=..., faults=...)``."""
+    """Factory for an emulator of one's own: ``make_emulator(users=..., checksums=..., faults=...,
+    data_types=..., keep_alive_timeout=...)``."""
     started: list[InProcessEmulator] = []
 
     def factory(*, users: tuple[User, ...] | None = None, checksums: bool = True,
-                faults: FaultSettings | None = None, site_id: str = "XNAT") -> InProcessEmulator:
+                faults: FaultSettings | None = None, site_id: str = "XNAT",
+                data_types: tuple[str, ...] = (),
+                keep_alive_timeout: float = 20.0) -> InProcessEmulator:
         emu = InProcessEmulator(tmp_path_factory.mktemp("emulator"), users=users,
-                                checksums=checksums, faults=faults, site_id=site_id)
+                                checksums=checksums, faults=faults, site_id=site_id,
+                                data_types=data_types, keep_alive_timeout=keep_alive_timeout)
         started.append(emu)
         return emu
 

@@ -31,6 +31,11 @@ class Emulator:
         self.docs = Documents()
         self.auth = Auth(self.store, config.users)
         self.archive = Archive(self.store, self.docs, self.auth)
+        try:    # plugin types are start-up settings, as a site's plugins are
+            self.archive.install_data_types(config.data_types)
+        except ValueError:
+            self.store.close()
+            raise
         self.views = Views(self.store, self.docs)
         self.listings = Listings(self.store, self.docs)
         self.checksums = config.checksums

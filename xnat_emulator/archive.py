@@ -51,32 +51,36 @@ class Archive:
         self.store = store
         self.docs = docs
         self.auth = auth
-        self._restore_custom_types()
 
-    def _restore_custom_types(self) -> None:
-        for row in self.store._all("SELECT DISTINCT xsi_type FROM experiments"):
-            if not self.docs.schema.has_type(row["xsi_type"]):
-                self.docs.register_custom_type(row["xsi_type"], SUBJECT_ASSESSOR)
-        for row in self.store._all("SELECT DISTINCT xsi_type FROM scans"):
-            if not self.docs.schema.has_type(row["xsi_type"]):
-                self.docs.register_custom_type(row["xsi_type"], SCAN_TYPE)
+    def install_data_types(self, specs: tuple[str, ...]) -> None:
+        """Install the site's plugin types (a start-up setting, as plugins are). Stored objects
+        of a type not installed stop the start: their plugin is missing, so the site must be
+        started with the types it was run with."""
+        for spec in specs:
+            self.docs.install_plugin_type(spec)
+        stored = {row["xsi_type"] for table in ("experiments", "scans")
+                  for row in self.store._all(f"SELECT DISTINCT xsi_type FROM {table}")}
+        missing = sorted(t for t in stored
+                         if not self.docs.schema.has_type(t) and not self.docs.is_custom(t))
+        if missing:
+            raise ValueError("the archive holds objects of data types not installed: "
+                             f"{', '.join(missing)} (give them with --data-type)")
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def requested_type(self, incoming: Incoming, kind_base: str) -> str | None:
-        """The type asked for: ``xsiType`` (query) or the document's; 400 if XNAT lacks it."""
-        if incoming.xsi_type:
-            name = incoming.xsi_type
-            canonical = self.docs.canonical_type(name)
-            if canonical is None:
-                raise BadRequest(f"Unable to identify the data type {name}.")
-            return canonical
+    def requested_type(self, incoming: Incoming) -> str | None:
+        """The document's type, overridden by ``xsiType`` (SecureResource.loadItem parses the
+        body, then the query string). A type the site lacks is refused: in a document with
+        422 (items.invalid_element), as ``xsiType`` with 400 (ElementNotFoundException)."""
+        doc_type = None
         if incoming.document is not None:
-            doc_type = self.docs.document_type(incoming.document)
-            if not self.docs.schema.has_type(doc_type) and not self.docs.is_custom(doc_type):
-                self.docs.register_custom_type(doc_type, kind_base)
-            return doc_type
-        return None
+            doc_type = self.docs.known_type(incoming.document)
+        if incoming.xsi_type:
+            canonical = self.docs.canonical_type(incoming.xsi_type)
+            if canonical is None:
+                raise BadRequest(f"Unable to identify the data type {incoming.xsi_type}.")
+            return canonical
+        return doc_type
 
     def _apply_fields(self, el, xsi_type: str, level: str, fields: dict[str, str]) -> None:
         for key, value in fields.items():
@@ -146,7 +150,7 @@ class Archive:
             # ProjectResource.handlePut: 403 whether or not the user can see the project
             # (RT TestProjectValidation.testDuplicateId, TestInvalidUserAccess)
             raise Forbidden("User account doesn't have permission to edit this project.")
-        xsi_type = self.requested_type(incoming, PROJECT_TYPE) or PROJECT_TYPE
+        xsi_type = self.requested_type(incoming) or PROJECT_TYPE
         if xsi_type != PROJECT_TYPE:
             raise BadRequest(f"Invalid data type {xsi_type} for a project.")
         el, _ = self._merged_element(existing.xml if existing else None, incoming, xsi_type,
@@ -225,7 +229,7 @@ class Archive:
             existing.xml = items.store_form(el)
             self.store.update_subject(existing)
             return Saved("", False)
-        xsi_type = self.requested_type(incoming, SUBJECT_TYPE) or SUBJECT_TYPE
+        xsi_type = self.requested_type(incoming) or SUBJECT_TYPE
         if not self.docs.is_a(xsi_type, SUBJECT_TYPE):
             raise BadRequest(f"Invalid data type {xsi_type} for a subject.")
         el, _ = self._merged_element(existing.xml if existing else None, incoming, xsi_type,
@@ -291,7 +295,7 @@ class Archive:
             self.store.update_experiment(existing)
             return Saved(existing.id, False)
         base = IMAGE_ASSESSOR if session else SUBJECT_ASSESSOR
-        xsi_type = self.requested_type(incoming, base)
+        xsi_type = self.requested_type(incoming)
         if existing is None and xsi_type is None:
             raise ExpectationFailed("Need PUT Contents")
         xsi_type = xsi_type or existing.xsi_type
@@ -403,7 +407,7 @@ class Archive:
         may be the type or its element name (``xnat:ReconstructedImage``)."""
         project = self.store.get_project(session.project)
         self.auth.require_edit(who, project, "reconstructions")
-        xsi_type = self.requested_type(incoming, RECON_TYPE) or RECON_TYPE
+        xsi_type = self.requested_type(incoming) or RECON_TYPE
         if not self.docs.is_a(xsi_type, RECON_TYPE):
             raise BadRequest(f"Invalid data type {xsi_type} for a reconstruction.")
         if not VALID_ID.match(recon_id):
@@ -483,7 +487,7 @@ class Archive:
         if not self.docs.is_a(session.xsi_type, IMAGE_SESSION):
             raise NotFound("Specified image session doesn't exist.")
         existing = self.store.get_scan(session.id, scan_id)
-        xsi_type = self.requested_type(incoming, SCAN_TYPE)
+        xsi_type = self.requested_type(incoming)
         if xsi_type == SCAN_TYPE:
             raise BadRequest("Multiple scan modalities are not supported. Please specify a "
                              "specific scan type (e.g. xnat:mrScanData).")
@@ -501,12 +505,9 @@ class Archive:
     def _put_scan_element(self, who: Principal, session_id: str, scan_el) -> None:
         """A scan nested in a session document (``xnat:scans/xnat:scan``)."""
         scan_id = scan_el.get("ID")
-        xsi_type = scan_el.get(XSI_TYPE)
+        xsi_type = self.docs.canonical_type(scan_el.get(XSI_TYPE))  # known: requested_type
         if not scan_id or not xsi_type:
             return
-        xsi_type = self.docs.canonical_type(xsi_type) or xsi_type
-        if not self.docs.schema.has_type(xsi_type):
-            self.docs.register_custom_type(xsi_type, SCAN_TYPE)
         el = self.docs.new_element(xsi_type)
         for key, value in scan_el.attrib.items():
             if key != XSI_TYPE:

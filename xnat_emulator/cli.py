@@ -33,6 +33,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "e.g. remote.xnat.password=...")
     p.add_argument("--container-entrypoint", default="", metavar="COMMAND",
                    help="entrypoint of command images (default: python -m xnat_container)")
+    p.add_argument("--data-type", action="append", default=[], metavar="PREFIX:NAME[=BASE]",
+                   help="repeatable; a data type of an installed plugin, e.g. "
+                        "fs:fsData=xnat:imageAssessorData (BASE may be left out for names "
+                        "ending in SessionData, ScanData, AssessorData or AssessmentData)")
+    p.add_argument("--keep-alive-timeout", type=float, default=20.0, metavar="SECONDS",
+                   help="close connections idle this long between requests, as Tomcat's "
+                        "keepAliveTimeout (default 20; 0: never)")
     return p.parse_args(argv)
 
 
@@ -54,6 +61,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         checksums=not args.no_checksums, site_url=args.site_url, faults=faults,
         system_properties=tuple(secrets),
         container_entrypoint=tuple(shlex.split(args.container_entrypoint)),
+        data_types=tuple(args.data_type), keep_alive_timeout=args.keep_alive_timeout,
     )
 
 
@@ -61,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = config_from_args(args)
-    except ValueError as exc:
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+        server = EmulatorServer(config, args.host, args.port, verbose=args.verbose)
+    except ValueError as exc:  # a bad setting, e.g. a data type (archive.install_data_types)
         print(f"xnat-emulator: {exc}", file=sys.stderr)
         return 2
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    server = EmulatorServer(config, args.host, args.port, verbose=args.verbose)
     print(f"xnat-emulator serving {server.url} (data in {args.data_dir})", flush=True)
     try:
         server.serve_forever()

@@ -48,3 +48,10 @@ class EmulatorConfig:
     # ``python -m xnat_container``, i.e. the image's ``xnat-container``).
     system_properties: tuple[tuple[str, str], ...] = ()
     container_entrypoint: tuple[str, ...] = ()
+    # Data types of the site's installed plugins (``--data-type``), each ``prefix:name`` or
+    # ``prefix:name=base``: XNAT knows no other types than its own and its plugins'.
+    data_types: tuple[str, ...] = ()
+    # Seconds a kept-alive connection may wait idle for its next request before the server
+    # closes it: Tomcat's keepAliveTimeout, which defaults to connectionTimeout (20000 ms in
+    # XNAT's server.xml). 0 or less: never.
+    keep_alive_timeout: float = 20.0

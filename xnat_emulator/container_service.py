@@ -515,10 +515,11 @@ class ContainerService:
     # -- containers ---------------------------------------------------------------------------
 
     def container(self, who: Principal, container_id) -> dict:
-        rec = self.state["containers"].get(str(container_id))
-        if rec is None:
-            rec = next((c for c in self.state["containers"].values()
-                        if c["container-id"] == str(container_id)), None)
+        with self._lock:
+            rec = self.state["containers"].get(str(container_id))
+            if rec is None:
+                rec = next((c for c in self.state["containers"].values()
+                            if c["container-id"] == str(container_id)), None)
         if rec is None or not self._can_see(who, rec):
             raise NotFound(f"Could not find container {container_id}.")
         return rec
@@ -532,7 +533,9 @@ class ContainerService:
     def list_containers(self, who: Principal, project: str | None = None,
                         nonfinalized: bool = False) -> list[dict]:
         out = []
-        for rec in self.state["containers"].values():
+        with self._lock:    # launches add records from other threads
+            records = list(self.state["containers"].values())
+        for rec in records:
             if project and rec.get("project") != project:
                 continue
             if nonfinalized and rec["status"] in ("Complete", "Failed", "Killed",

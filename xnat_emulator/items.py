@@ -45,7 +45,7 @@ COLLECTIONS = {
     "scan": ("file",),
 }
 
-# Base types for xsi types our schema does not know (plugin types sent as XML documents).
+# A plugin type's base, when ``--data-type`` gives none, follows its name.
 _CUSTOM_BASES = (
     (re.compile(r"SessionData$", re.I), "xnat:imageSessionData"),
     (re.compile(r"ScanData$", re.I), "xnat:imageScanData"),
@@ -88,14 +88,17 @@ class Documents:
 
     def __init__(self, schema: Schema | None = None):
         self.schema = schema or load_schema()
-        self.custom_types: dict[str, str] = {}  # plugin type -> nearest known base
+        self.custom_types: dict[str, str] = {}  # installed plugin type -> its base in our XSD
 
     # -- types --------------------------------------------------------------------------------
 
     def canonical_type(self, name: str | None) -> str | None:
+        """Our XSD's or an installed plugin's spelling of a type name (any case), else None."""
         if not name:
             return None
-        return self.schema.canonical_type(name) or self.custom_types.get(name) and name
+        key = name.strip().lower()
+        return self.schema.canonical_type(name) or next(
+            (t for t in self.custom_types if t.lower() == key), None)
 
     def is_a(self, xsi_type: str, ancestor: str) -> bool:
         base = self.custom_types.get(xsi_type)
@@ -103,13 +106,23 @@ class Documents:
             return xsi_type == ancestor or self.schema.is_a(base, ancestor)
         return self.schema.has_type(xsi_type) and self.schema.is_a(xsi_type, ancestor)
 
-    def register_custom_type(self, xsi_type: str, kind_base: str) -> None:
-        """Accept a type our XSD lacks (a plugin's), as XNAT would once the plugin is installed."""
-        for pattern, base in _CUSTOM_BASES:
-            if pattern.search(xsi_type):
-                kind_base = base
-                break
-        self.custom_types[xsi_type] = kind_base
+    def install_plugin_type(self, spec: str) -> None:
+        """Know a plugin's type (``prefix:name[=base]``): XNAT knows only the data types of
+        its installed plugins. Without ``=base`` the base follows the name (_CUSTOM_BASES)."""
+        name, _, base = (part.strip() for part in spec.partition("="))
+        prefix, _, local_name = name.partition(":")
+        if not prefix or not local_name or ":" in local_name:
+            raise ValueError(f"data type must be PREFIX:NAME[=BASE], got {spec!r}")
+        if self.schema.has_type(name):
+            raise ValueError(f"{name} is not a plugin type: the XSD has it")
+        base = base or next((b for pattern, b in _CUSTOM_BASES if pattern.search(local_name)), "")
+        if not base:
+            raise ValueError(f"the base type of {name} cannot be told from its name; "
+                             f"give it, e.g. {name}=xnat:imageAssessorData")
+        known_base = self.schema.canonical_type(base)
+        if known_base is None:
+            raise ValueError(f"unknown base type {base} for {name}")
+        self.custom_types[name] = known_base
 
     def is_custom(self, xsi_type: str) -> bool:
         return xsi_type in self.custom_types
@@ -126,10 +139,25 @@ class Documents:
     def document_type(self, root: etree._Element) -> str:
         """The root's type: its ``xsi:type``, else the type of its element name."""
         name = root.get(XSI_TYPE) or prefixed(root)
-        return self.schema.canonical_type(name) or name
+        return self.canonical_type(name) or name
+
+    def known_type(self, root: etree._Element) -> str:
+        """The document's type, refusing one naming a type this site lacks (its root, or a
+        nested item's ``xsi:type``; a plugin's own inner types are its schema's business)."""
+        doc_type = self.canonical_type(self.document_type(root))
+        if doc_type is None:
+            raise Unprocessable(invalid_element(root))
+        if not self.is_custom(doc_type):
+            for el in root.iterdescendants():
+                if isinstance(el.tag, str) and el.get(XSI_TYPE) \
+                        and self.canonical_type(el.get(XSI_TYPE)) is None:
+                    raise Unprocessable(invalid_element(el))
+        return doc_type
 
     def new_element(self, xsi_type: str) -> etree._Element:
-        tag = self.schema.element_for_type(xsi_type) if self.schema.has_type(xsi_type) else xsi_type
+        if self.is_custom(xsi_type):
+            return _plugin_element(xsi_type)
+        tag = self.schema.element_for_type(xsi_type)
         return etree.Element(qname(tag), nsmap={"xnat": XNAT_NS, "xsi": XSI_NS})
 
     def strip_collections(self, root: etree._Element, kind: str) -> dict[str, list]:
@@ -267,6 +295,26 @@ class Documents:
             else:
                 groups.setdefault(prefix + name, []).append(self.to_json(child, ctype))
         children.extend({"field": f, "items": items} for f, items in groups.items())
+
+
+def invalid_element(el: etree._Element) -> str:
+    """XNAT's answer to an element of a type it lacks. SAXReader.startElement turns XFT's
+    ElementNotFoundException into ``SAXException("Invalid Element '{uri}:{localName}'")``;
+    SecureResource.loadItem answers a SAXException with ClientException(422, e), whose
+    message (ActionException(Status, Throwable) -> Exception(cause)) is the cause's toString,
+    and the restlet's ``catch (ActionException e)`` reports that message."""
+    name = etree.QName(el)
+    return f"org.xml.sax.SAXException: Invalid Element '{name.namespace or ''}:{name.localname}'"
+
+
+def _plugin_element(xsi_type: str) -> etree._Element:
+    """A new plugin item made from query fields alone. Its namespace is not known here:
+    NRG's plugins use ``http://nrg.wustl.edu/{prefix}`` (fs, for one); the prefix keeps the
+    type name, so its XML reads back as the same type."""
+    prefix, _, name = xsi_type.partition(":")
+    namespace = NSMAP.get(prefix) or f"http://nrg.wustl.edu/{prefix}"
+    return etree.Element(f"{{{namespace}}}{name}",
+                         nsmap={prefix: namespace, "xnat": XNAT_NS, "xsi": XSI_NS})
 
 
 def serialize(el: etree._Element) -> bytes:

@@ -52,13 +52,15 @@ class _QuietHandler(WSGIRequestHandler):
     clients (requests, pyxnat, xnatpy, the copier) reuse them, so every request here would
     pay a new connection and a new thread. This ``run_wsgi`` is werkzeug's (3.x) with
     keep-alive: a body the application left unread is swallowed when small, else the answer
-    says ``Connection: close`` (as Tomcat does past ``maxSwallowSize``).
+    says ``Connection: close`` (as Tomcat does past ``maxSwallowSize``). A connection idle
+    for ``idle_timeout`` between requests is closed, as Tomcat does after keepAliveTimeout.
     """
 
     protocol_version = "HTTP/1.1"
     # Tomcat's connectors set TCP_NODELAY (tcpNoDelay=true): small answers go out at once.
     disable_nagle_algorithm = True
     verbose = False
+    idle_timeout: float | None = None  # seconds; None: wait for the next request forever
 
     def log_request(self, code="-", size="-"):
         if self.verbose:
@@ -71,6 +73,26 @@ class _QuietHandler(WSGIRequestHandler):
     def finish(self):
         self.server.track(self.connection, False)
         super().finish()
+
+    def handle_one_request(self):
+        """Close a connection whose next request line does not start within
+        ``idle_timeout``; once it has, the request's body and answer take what they take
+        (Tomcat's keepAliveTimeout is the wait for another request, not a request limit)."""
+        if not self._next_request_started():
+            self.close_connection = True
+            return
+        super().handle_one_request()
+
+    def _next_request_started(self) -> bool:
+        """Whether a byte of the next request arrives in time (or was already read ahead)."""
+        previous = self.connection.gettimeout()
+        self.connection.settimeout(self.idle_timeout)
+        try:
+            return bool(self.rfile.peek(1))
+        except OSError:  # timed out (TimeoutError) or dropped by the client
+            return False
+        finally:
+            self.connection.settimeout(previous)
 
     def run_wsgi(self) -> None:
         if self.headers.get("Expect", "").lower().strip() == "100-continue":
@@ -221,7 +243,8 @@ class EmulatorServer:
     def __init__(self, config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0,
                  verbose: bool = False):
         self.app = create_app(config)
-        handler = type("Handler", (_QuietHandler,), {"verbose": verbose})
+        idle = config.keep_alive_timeout if config.keep_alive_timeout > 0 else None
+        handler = type("Handler", (_QuietHandler,), {"verbose": verbose, "idle_timeout": idle})
         self._server = make_server(host, port, self.app, threaded=True, request_handler=handler)
         self._server.daemon_threads = True
         self._connections: set[socket.socket] = set()

@@ -50,12 +50,14 @@ class InProcessEmulator(RunningEmulator):
 
     def __init__(self, data_dir: Path, *, users: tuple[User, ...] | None = None,
                  checksums: bool = True, faults: FaultSettings | None = None,
-                 site_id: str = "XNAT"):
+                 site_id: str = "XNAT", data_types: tuple[str, ...] = (),
+                 keep_alive_timeout: float = 20.0):
         users = users or (User("admin", "admin", admin=True),)
         admin = next(u for u in users if u.admin)
         config = EmulatorConfig(
             data_dir=Path(data_dir), site_id=site_id, users=users, checksums=checksums,
-            faults=faults or FaultSettings(),
+            faults=faults or FaultSettings(), data_types=data_types,
+            keep_alive_timeout=keep_alive_timeout,
         )
         self.server = EmulatorServer(config).start()
         super().__init__(self.server.url, Path(data_dir), admin.login, admin.password)

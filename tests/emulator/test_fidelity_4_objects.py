@@ -258,9 +258,23 @@ CUSTOM_ASSESSOR = (
     "</vol:volumetricAssessorData>")
 
 
-def test_unknown_custom_assessor_type_returned_as_sent(http, base):
-    """Issue item 4 / xnat-rest.md §6: an unknown custom *AssessorData type is stored and returned
-    as the XML that was sent (its own namespace, elements and attributes)."""
+@pytest.fixture
+def plugin_site(make_emulator):
+    """A site with two plugin types installed (XNAT knows no others), a project and subject S1:
+    ``(http, base)`` like the ``http`` and ``base`` fixtures."""
+    emu = make_emulator(data_types=("vol:volumetricAssessorData", "mri:fancySessionData"))
+    with emu.http() as http:
+        p = "/data/projects/PLUGINS"
+        assert http.put(p).status_code == 200
+        sid = http.put(f"{p}/subjects/S1", params={"xsiType": "xnat:subjectData"}).text
+        yield http, {"p": "PLUGINS", "url": p, "subject": sid}
+
+
+def test_custom_assessor_type_returned_as_sent(plugin_site):
+    """Issue item 4 / xnat-rest.md §6: a custom *AssessorData type (an installed plugin's, which
+    the emulator's XSD lacks) is stored and returned as the XML that was sent (its own
+    namespace, elements and attributes)."""
+    http, base = plugin_site
     url = f"{base['url']}/subjects/S1/experiments/E1"
     assert http.put(url, params={"xsiType": "xnat:mrSessionData"}).status_code == 201
     sent = CUSTOM_ASSESSOR.format(p=base["p"])
@@ -277,9 +291,10 @@ def test_unknown_custom_assessor_type_returned_as_sent(http, base):
     assert [(a["label"], a["xsiType"]) for a in rows] == [("VOL1", "vol:volumetricAssessorData")]
 
 
-def test_unknown_custom_session_type_returned_as_sent(http, base):
+def test_custom_session_type_returned_as_sent(plugin_site):
     """Issue item 4: "any other xnat:*SessionData"/"unknown custom types are stored and returned as
-    the XML that was sent" (a plugin session type with a nested scan)."""
+    the XML that was sent" (a plugin session type with a nested scan; the plugin is installed)."""
+    http, base = plugin_site
     sent = (f'<?xml version="1.0" encoding="UTF-8"?>\n<mri:fancySessionData ID="" project="{base["p"]}"'
             ' label="F1" xmlns:mri="http://example.org/mri" xmlns:xnat="http://nrg.wustl.edu/xnat">'
             f"<xnat:subject_ID>{base['subject']}</xnat:subject_ID>"

@@ -22,10 +22,11 @@ MR_SMALL = pydicom.data.get_testdata_file("MR_small.dcm")
 def test_archive_survives_restart_sessions_do_not(tmp_path):
     """Issue "Also": a project with a subject, experiment, scan and file is all there after a
     restart; HTTP sessions are not (cookie-only -> 401 + WWW-Authenticate, xnat-rest.md §2);
-    the accession sequence continues (§7 "next id = first unused")."""
+    the accession sequence continues (§7 "next id = first unused"). The site has a plugin
+    type installed (``--data-type``, kept by the restart)."""
     nifti = Path(EXAMPLE4D).read_bytes()
     dicom = Path(MR_SMALL).read_bytes()
-    emu = EmulatorProcess(tmp_path / "data")
+    emu = EmulatorProcess(tmp_path / "data", "--data-type", "vol:volumetricAssessorData")
     try:
         with emu.http() as http:
             p = "/data/projects/PERSIST"
@@ -68,7 +69,7 @@ def test_archive_survives_restart_sessions_do_not(tmp_path):
             assert [(s["ID"], s["label"], s["gender"]) for s in subjects["ResultSet"]["Result"]] \
                 == [(sid, "S1", "female")]
             assert http.get(e, params={"format": "xml"}).content == before_xml
-            # a plugin type only known from the XML it was sent as is still served as sent
+            # an object of the installed plugin type is still served as it was sent
             assert http.get(f"{e}/assessors/VOL1", params={"format": "xml"}).content \
                 == before_custom
             assessors = http.get(f"{e}/assessors", params={"format": "json"}).json()

@@ -44,9 +44,11 @@ def _rows(http, path):
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):
     """Source: SRC (the one-subject sample), SHARE (its own subject plus a subject and a
-    session shared in from OTHER), PLUGIN (a session with an fs:fsData assessor), EMPTY.
-    Target: empty. Both know admin and bob (no roles)."""
-    src = InProcessEmulator(tmp_path_factory.mktemp("src"), users=USERS)
+    session shared in from OTHER), PLUGIN (a session with an fs:fsData assessor: the source
+    has the FreeSurfer plugin installed), EMPTY. Target: empty, no plugins. Both know admin
+    and bob (no roles)."""
+    src = InProcessEmulator(tmp_path_factory.mktemp("src"), users=USERS,
+                            data_types=("fs:fsData=xnat:imageAssessorData",))
     dst = InProcessEmulator(tmp_path_factory.mktemp("dst"), users=USERS, site_id="TARGET")
     build_sample_project(src.url, ("admin", SECRET), "SRC", SampleSpec(subjects=1))
     http = src.http()

@@ -121,7 +121,8 @@ def search_elements():
     """Searchable data types (XNAT SearchElementListResource): ELEMENT_NAME, SINGULAR,
     PLURAL (the display names of ``xnat:mrSessionData`` are "MR Session"/"MR Sessions"),
     SECURED (only ``xnat:investigatorData`` is unsecured by default) and COUNT; our XSD's
-    data types plus plugin types the archive has accepted; no ``xdat:`` types.
+    data types plus the installed plugins' (``--data-type``), which is where clients such as
+    xnat_container look for a target's types; no ``xdat:`` types.
     (NrgXnat/xnat-rest-tests TestSearch.testElements.)"""
     emu = current()
     names = sorted(n for n in set(emu.docs.schema.data_types()) | set(emu.docs.custom_types)
@@ -174,13 +175,15 @@ def search_fields(element: str):
     """A type's search fields (FIELD_ID upper-case, as XNAT's display fields are).
 
     Derived from the type's own attributes and simple child elements; real XNAT takes them
-    from each type's display document, which has more (computed) fields.
+    from each type's display document, which has more (computed) fields. A plugin type shows
+    its base's, the part of it our XSD knows.
     """
     emu = current()
     schema = emu.docs.schema
-    xsi_type = schema.canonical_type(element)
+    xsi_type = emu.docs.canonical_type(element)
     if xsi_type is None:
         raise NotFound(f"Unknown data type {element}")
+    xsi_type = emu.docs.custom_types.get(xsi_type, xsi_type)
     fields = [(a.name, a.type) for a in schema.attributes(xsi_type)]
     fields += [(c.name, c.type) for c in schema.children(xsi_type)
                if c.type.startswith("xs:") and not c.multiple]
