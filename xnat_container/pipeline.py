@@ -156,13 +156,15 @@ def known_ids(src: tree.Project, dst: tree.Project | None) -> dict[str, str]:
                     ids[a.source_id] = ta.source_id
     return ids
 
-def plan_summary(plan: Plan) -> dict:
+
+def plan_summary(plan: Plan, workers: int) -> dict:
     return {"objects_to_create": plan.objects_to_create(),
             "metadata_updates": sum(1 for a in plan.objects if not a.create),
             "files_to_transfer": plan.files_to_transfer,
             "bytes_to_transfer": plan.bytes_to_transfer,
             "files_present": plan.present_files, "bytes_present": plan.present_bytes,
-            "estimated_seconds": round(estimate_seconds(plan), 1)}
+            "estimated_seconds": round(estimate_seconds(plan, workers), 1)}
+
 
 def skipped_summary(plan: Plan) -> dict:
     return {"files_present": plan.present_files,

@@ -81,7 +81,7 @@ def _copy(source: XnatClient, target: XnatClient, opts: CopyOptions, report: Rep
         plan = make_plan(src_tree, dst_tree, overwrite=opts.overwrite,
                          update_metadata=opts.update_metadata,
                          interrupted=journal.interrupted() if journal else set())
-        report.plan = plan_summary(plan)
+        report.plan = plan_summary(plan, opts.workers)
         report.skipped = skipped_summary(plan)
         log.info("plan: %s", ", ".join(f"{k} {v}" for k, v in report.plan.items()))
         if opts.dry_run:

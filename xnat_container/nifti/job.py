@@ -141,7 +141,7 @@ def _import(client: XnatClient, source: Path, opts: ImportOptions, report: Repor
             plan = make_plan(src_tree, target, overwrite=opts.overwrite,
                              update_metadata=opts.overwrite,
                              interrupted=journal.interrupted() if journal else set())
-            report.plan = plan_summary(plan)
+            report.plan = plan_summary(plan, opts.workers)
             report.plan["sessions"] = _plan_sessions(found)
             report.skipped.update(skipped_summary(plan))
             lines += plan_lines(found, plan)
