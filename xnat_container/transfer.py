@@ -88,9 +88,11 @@ class Transferer:
     def run(self, plan: Plan, known_ids: dict[str, str]) -> TransferResult:
         """``known_ids``: source accession ID -> target ID of objects already on the target.
 
-        One pool does it all: a subject's chain of objects, then, as soon as that chain is
-        written, its resources (created first where an upload cannot create them), then
-        their files. A subject's files do not wait for the other subjects' objects."""
+        One pool does it all. At most ``workers`` subjects' chains of objects are queued at a
+        time; as a chain is written, its resources (created first where an upload cannot
+        create them) and their files are queued ahead of the next chain, so files start
+        early and never wait for every subject's objects. Resources of objects that could
+        not be created are failed without a request."""
         self.id_map.update(known_ids)
         chains: dict[tuple, list[ObjectAction]] = defaultdict(list)
         for action in plan.objects:
@@ -102,15 +104,27 @@ class Transferer:
         for action in sorted(plan.resources, key=lambda a: a.where):
             self.progress.expect(action)
             waiting[action.where[:2] if action.where[:2] in chains else ()].append(action)
+        queued_chains = list(chains.items())
         with interrupt.pool(self.workers) as pool:
             pending: dict[Future, Callable[[object], None]] = {}
 
             def submit(then: Callable[[object], None], call: Callable, *args) -> None:
                 pending[pool.submit(call, *args)] = then
 
-            def resources_of(key: tuple, _written: object = None) -> None:
+            def next_chain() -> None:
+                if queued_chains:
+                    key, chain = queued_chains.pop(0)
+                    submit(partial(chain_written, key), self._create_chain, chain)
+
+            def chain_written(key: tuple, unwritten: list[tuple]) -> None:
+                resources_of(key, unwritten)
+                next_chain()
+
+            def resources_of(key: tuple, unwritten: list[tuple] = ()) -> None:
                 for action in waiting.pop(key, []):
-                    if action.create and not self._created_by_upload(action):
+                    if any(action.where[:len(w)] == w for w in unwritten):
+                        self._no_parent(action)
+                    elif action.create and not self._created_by_upload(action):
                         submit(partial(created, action), self._ensure_resource, action)
                     else:
                         files_of(action)
@@ -131,20 +145,32 @@ class Transferer:
                         submit(_ignore, self._guard, action, f)
 
             resources_of(())
-            for key, chain in chains.items():
-                submit(partial(resources_of, key), self._create_chain, chain)
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    pending.pop(future)(future.result())
+            for _ in range(self.workers):
+                next_chain()
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        pending.pop(future)(future.result())
+            except BaseException:
+                for future in pending:      # a Fatal stop: what has not started never will
+                    future.cancel()
+                raise
         return self.result
 
     # -- objects ------------------------------------------------------------------------------
 
-    def _create_chain(self, chain: list[ObjectAction]) -> None:
+    def _create_chain(self, chain: list[ObjectAction]) -> list[tuple]:
+        """Write a subject's objects in order. Returns where the new objects that could not
+        be written are: nothing below them can be written (their children fail here, their
+        resources in ``run``); their siblings still are."""
         done: set[int] = set()       # scans written nested in their new session
+        unwritten: list[tuple] = []
         for action in chain:
             if id(action) in done:
+                continue
+            if any(action.where[:len(w)] == w for w in unwritten):
+                self._fail("object", "/".join(action.where), "parent object not written")
                 continue
             try:
                 interrupt.check()
@@ -159,11 +185,9 @@ class Transferer:
                 raise
             except XnatError as exc:
                 self._fail("object", "/".join(action.where), str(exc))
-                # Children of an object that could not be written cannot be written either.
-                chain_rest = [a for a in chain if a.where[:len(action.where)] == action.where]
-                for skipped in chain_rest[1:]:
-                    self._fail("object", "/".join(skipped.where), "parent object not written")
-                return
+                if action.create:
+                    unwritten.append(action.where)
+        return unwritten
 
     def _put_object(self, action: ObjectAction, scans: list[ObjectAction] = ()) -> bool:
         """Write one object; a new session with the ``scans`` to create nested in it (one
@@ -202,9 +226,16 @@ class Transferer:
 
     # -- files --------------------------------------------------------------------------------
 
+    def _no_parent(self, action: ResourceAction) -> None:
+        """A resource of an object that could not be created: failed, no request sent."""
+        self._fail("resource", resource_path(self.project, action.where, action.resource),
+                   "parent object not written")
+        for f in action.files:
+            self.progress.file_done(action, f, failed=True)
+
     def _ensure_resource(self, action: ResourceAction) -> bool:
-        if not action.create or self._created_by_upload(action):
-            return True
+        """Create the resource by PUT (format, content, tags, description); False if that
+        failed (recorded; its files will not be sent)."""
         res = action.resource
         params = {k: v for k, v in (("format", res.format), ("content", res.content),
                                     ("tags", res.tags), ("description", res.description)) if v}
@@ -271,10 +302,11 @@ class Transferer:
                     log.info("starting %s again (attempt %d of %d): %s", where,
                              attempt + 1, UNIT_ATTEMPTS, exc)
                     continue
-                if self._created_by_upload(action):     # its upload was to create it
+                creating = self._created_by_upload(action)    # its upload was to create it
+                if creating:
                     self._fail("resource", where, str(exc))
                 for x in files:
-                    if not self._created_by_upload(action):
+                    if not creating:
                         self._fail("file", f"{where}/files/{x.path}", str(exc))
                     self.progress.file_done(action, x, failed=True)
                 return
@@ -311,8 +343,6 @@ class Transferer:
             params["format"] = f.format or action.resource.format
         if f.content or action.resource.content:
             params["content"] = f.content or action.resource.content
-        if f.tags:
-            params["tags"] = f.tags
         if f.size == 0:
             self._copy_empty_file(target, f, params)
             with self._lock:
@@ -321,6 +351,9 @@ class Transferer:
                     hashlib.md5(b"").hexdigest()
             return
         creates = self._created_by_upload(action)
+        if creates and f.tags:
+            # only here: XNAT appends an upload's tags to the resource at every upload
+            params["tags"] = f.tags
         try:
             response = self.target.upload(f"{target}/files/{f.path}", open_body, f.size, params)
         except Forbidden as exc:

@@ -548,7 +548,9 @@ class Archive:
             tags=params.get("tags", ""))
 
     def configure_resource(self, resource: Resource, params: dict[str, str]) -> None:
-        """Upload parameters also apply to the resource; tags accumulate (CatalogUtils)."""
+        """Upload parameters also apply to the resource. Tags are appended at every upload,
+        repeats included: CatalogUtils.configureEntry(XnatResource, ...) adds one tag row per
+        tag given (``setTags_tag``) without looking at those the resource has."""
         changed = False
         for key in ("format", "content", "description"):
             value = params.get(key)
@@ -556,10 +558,8 @@ class Archive:
                 setattr(resource, key, value)
                 changed = True
         tags = [t for t in (params.get("tags") or "").split(",") if t.strip()]
-        have = [t for t in resource.tags.split(",") if t]
-        new = [t for t in tags if t not in have]
-        if new:
-            resource.tags = ",".join(have + new)
+        if tags:
+            resource.tags = ",".join([t for t in resource.tags.split(",") if t] + tags)
             changed = True
         if changed:
             self.store.update_resource(resource)

@@ -142,16 +142,18 @@ class Documents:
         return self.canonical_type(name) or name
 
     def known_type(self, root: etree._Element) -> str:
-        """The document's type, refusing one naming a type this site lacks (its root, or a
-        nested item's ``xsi:type``; a plugin's own inner types are its schema's business)."""
+        """The document's type, refusing one naming a type this site lacks: its root, or a
+        nested item's ``xsi:type`` (a plugin document's inner types of its own prefix are its
+        schema's business, unknown here; any other, e.g. a nested ``xnat:`` scan, is judged)."""
         doc_type = self.canonical_type(self.document_type(root))
         if doc_type is None:
             raise Unprocessable(invalid_element(root))
-        if not self.is_custom(doc_type):
-            for el in root.iterdescendants():
-                if isinstance(el.tag, str) and el.get(XSI_TYPE) \
-                        and self.canonical_type(el.get(XSI_TYPE)) is None:
-                    raise Unprocessable(invalid_element(el))
+        own_prefix = doc_type.split(":", 1)[0] + ":" if self.is_custom(doc_type) else None
+        for el in root.iterdescendants():
+            nested = el.get(XSI_TYPE) if isinstance(el.tag, str) else None
+            if nested and self.canonical_type(nested) is None and not (
+                    own_prefix and nested.startswith(own_prefix)):
+                raise Unprocessable(invalid_element(el))
         return doc_type
 
     def new_element(self, xsi_type: str) -> etree._Element:

@@ -15,6 +15,9 @@ from .config import EmulatorConfig
 # Tomcat reads and discards up to maxSwallowSize (2 MiB) of a request body the application
 # did not read, to keep the connection; beyond that it closes the connection.
 MAX_SWALLOW = 2 << 20
+# Tomcat's maxKeepAliveRequests (default 100): the answer to a connection's 100th request
+# says "Connection: close" and the connection ends (XNAT's server.xml does not change it).
+MAX_KEEP_ALIVE_REQUESTS = 100
 
 
 class _CountingInput:
@@ -68,6 +71,7 @@ class _QuietHandler(WSGIRequestHandler):
 
     def setup(self):
         super().setup()
+        self.requests_served = 0
         self.server.track(self.connection, True)
 
     def finish(self):
@@ -81,6 +85,7 @@ class _QuietHandler(WSGIRequestHandler):
         if not self._next_request_started():
             self.close_connection = True
             return
+        self.requests_served += 1
         super().handle_one_request()
 
     def _next_request_started(self) -> bool:
@@ -140,7 +145,8 @@ class _QuietHandler(WSGIRequestHandler):
                 # A chunked request body cannot be measured here, and a large unread body
                 # is not worth swallowing: close after this answer.
                 must_close = (self.close_connection or unread() > MAX_SWALLOW
-                              or (chunked_request and code >= 400))
+                              or (chunked_request and code >= 400)
+                              or self.requests_served >= MAX_KEEP_ALIVE_REQUESTS)
                 if must_close:
                     self.send_header("Connection", "close")
                 self.end_headers()

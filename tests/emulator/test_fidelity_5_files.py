@@ -284,6 +284,11 @@ def test_format_content_tags_applied_to_resource_and_entries(http, sess):
         "ResultSet"]["Result"]
     assert res["tags"].split(",") == ["raw", "t1", "brain", "extra"]
     assert res["file_count"] == "2"
+    # appended again, repeats and all (configureEntry adds a tag row per tag given)
+    http.put(f"{base}/files/c.nii", params={"tags": "raw"}, data=b"c", headers=OCTET)
+    [res] = http.get(f"{sess['url']}/resources", params={"format": "json"}).json()[
+        "ResultSet"]["Result"]
+    assert res["tags"].split(",") == ["raw", "t1", "brain", "extra", "raw"]
 
 
 # -- listings: URI, Size, digest ------------------------------------------------------------------

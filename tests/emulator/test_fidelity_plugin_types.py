@@ -134,6 +134,34 @@ def test_installed_plugin_type_accepted_and_listed(make_emulator):
             == [("1", "mri:fancyScanData")]
 
 
+PLUGIN_SESSION = ('<mri:fancySessionData label="{label}" xmlns:mri="http://nrg.wustl.edu/mri" '
+                  'xmlns:xnat="http://nrg.wustl.edu/xnat" '
+                  'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">{inner}'
+                  '</mri:fancySessionData>')
+
+
+def test_plugin_document_nested_types_judged_unless_its_own(make_emulator):
+    """In a plugin session's document a nested item of a type the site lacks (here another
+    prefix's scan) fails SAXReader as in any document: 422, nothing saved. Nested types of
+    the plugin's own prefix are its schema's (installed with it, unknown to the emulator)."""
+    emu = make_emulator(data_types=("mri:fancySessionData",))
+    with emu.http() as http:
+        assert http.put("/data/projects/PN").status_code == 200
+        url = "/data/projects/PN/subjects/S1/experiments/{}"
+        foreign = ('<xnat:scans><xnat:scan ID="1" type="T1" xsi:type="foo:barScanData"/>'
+                   '</xnat:scans>')
+        r = http.put(url.format("F1"), data=PLUGIN_SESSION.format(label="F1", inner=foreign),
+                     headers=XML)
+        assert r.status_code == 422, r.text[:300]
+        assert "Invalid Element 'http://nrg.wustl.edu/xnat:scan'" in r.text
+        assert http.get(url.format("F1"), params={"format": "xml"}).status_code == 404
+        own = '<mri:extra xsi:type="mri:extraData" level="2"/>'
+        r = http.put(url.format("F2"), data=PLUGIN_SESSION.format(label="F2", inner=own),
+                     headers=XML)
+        assert r.status_code == 201, r.text[:300]
+        assert 'level="2"' in http.get(url.format("F2"), params={"format": "xml"}).text
+
+
 def test_plugin_objects_survive_restart_and_need_their_plugin(tmp_path):
     """An fs:fsData assessor and a plugin-typed scan are served alike after a restart with the
     same ``--data-type`` settings. Started without them, the emulator refuses to start (exit

@@ -1,4 +1,4 @@
-"""Keep-alive idle timeout, over real sockets.
+"""Keep-alive limits, over real sockets: the idle timeout and the requests per connection.
 
 Tomcat closes a kept-alive connection that waits longer than ``keepAliveTimeout`` for its next
 request; the attribute defaults to ``connectionTimeout`` (Tomcat's HTTP connector reference,
@@ -103,3 +103,29 @@ def test_slow_body_and_slow_answer_are_not_cut(make_emulator):
     sock = conn.sock
     assert _get(conn).status == 200 and conn.sock is sock
     conn.close()
+
+
+def test_connection_closed_after_100_requests(make_emulator):
+    """Tomcat's maxKeepAliveRequests (default 100, XNAT's server.xml keeps it): the answer to
+    a connection's 100th request says ``Connection: close`` and the server ends it; the
+    101st request needs a new connection (``requests`` opens one without a word)."""
+    emu = make_emulator()
+    conn = _connection(emu)
+    first = _get(conn)
+    sock = conn.sock
+    assert first.getheader("Connection") != "close"
+    for _ in range(98):
+        assert _get(conn).getheader("Connection") != "close"
+    assert conn.sock is sock                      # 99 answers on one connection
+    last = _get(conn)
+    assert last.getheader("Connection") == "close"
+    assert conn.sock is None                      # http.client closed it as asked
+    conn.close()
+    with requests.Session() as session:
+        session.auth = ("admin", "admin")
+        url = emu.url + "/data/auth"
+        first = _local_port(session, url)
+        assert all(_local_port(session, url) == first for _ in range(98))
+        hundredth = session.get(url, timeout=10)
+        assert hundredth.status_code == 200 and hundredth.headers["Connection"] == "close"
+        assert _local_port(session, url) != first

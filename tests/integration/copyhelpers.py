@@ -193,11 +193,11 @@ def assert_same_project(src, src_project, dst, dst_project, expected=None):
 
 
 class FaultyProxy:
-    """A plain HTTP proxy in front of ``upstream`` that answers 500 to every request whose
-    method is ``method`` and whose path matches ``pattern``: a site failing for one resource
-    while everything else works."""
+    """A plain HTTP proxy in front of ``upstream`` that answers ``status`` (500) to every
+    request whose method is ``method`` and whose path matches ``pattern``: a site failing for
+    one resource while everything else works."""
 
-    def __init__(self, upstream: str, method: str, pattern: str):
+    def __init__(self, upstream: str, method: str, pattern: str, status: int = 500):
         import http.client
         import re
         import threading
@@ -220,8 +220,8 @@ class FaultyProxy:
                 body = self.rfile.read(length) if length else None
                 if self.command == method and regex.search(self.path):
                     proxy.failed += 1
-                    page = b"<html><body><h3>Internal Server Error</h3></body></html>"
-                    self.send_response(500)
+                    page = b"<html><body><h3>Refused by the test proxy</h3></body></html>"
+                    self.send_response(status)
                     self.send_header("Content-Type", "text/html")
                     self.send_header("Content-Length", str(len(page)))
                     self.end_headers()

@@ -349,6 +349,35 @@ def test_target_failing_for_one_resource(sites, tmp_path):
     assert {k: v for k, v in expected[1].items() if k not in dicom} == files
 
 
+def test_session_refused_by_the_target(sites, tmp_path):
+    """The target refuses one session's document (422, not retried): nothing below it is
+    attempted (its resources are reported "parent object not written", no request sent for
+    them), its sibling sessions and everything else are copied and verified; exit 1."""
+    src, dst, expected = sites
+    proxy = FaultyProxy(dst.url, "PUT", r"/experiments/SUB001_MR1\?", status=422)
+    try:
+        proc, report = run_copy(src.url, proxy.url, tmp_path, "--source-project", "SRC",
+                                "--target-project", "REFUSED", "--create-target-project")
+    finally:
+        proxy.stop()
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proxy.failed == 1
+    objects = {f["where"]: f["reason"] for f in report["failures"] if f["what"] == "object"}
+    session = "subject/SUB001/experiment/SUB001_MR1"
+    assert "422" in objects.pop(session)
+    assert objects and all(w.startswith(session + "/") and r == "parent object not written"
+                           for w, r in objects.items())
+    refused = {k for k in expected[1] if k[0].startswith("SUB001/SUB001_MR1")}
+    resources = [f for f in report["failures"] if f["what"] == "resource"]
+    assert resources and all(f["reason"] == "parent object not written"
+                             and "/experiments/SUB001_MR1/" in f["where"] for f in resources)
+    assert len(resources) == len({(k[0], k[1]) for k in refused})
+    assert not [f for f in report["failures"] if f["what"] == "file"]
+    _, files = documents(dst, "REFUSED")
+    assert files == {k: v for k, v in expected[1].items() if k not in refused}
+
+
 def test_network_interrupted(sites, make_emulator, tmp_path):
     """The target goes away in the middle of the run: each request fails after its retries
     (or at once, once the circuit breaker opened), the run ends (no endless retries) with

@@ -103,7 +103,7 @@ def test_copy_interrupted_while_listing(sites, tmp_path):
         report = _stopped(run, signal.SIGTERM, tmp_path)
         assert report["plan"] == {} and report["done"] == {}
     finally:
-        set_faults(dst, latency_min=0.005, latency_max=0.02)
+        set_faults(dst, **TARGET_LATENCY)
     proc, again = run_copy(src, dst, tmp_path, "--source-project", "SRC",
                            "--target-project", "INT_LISTING", "--create-target-project")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -130,7 +130,7 @@ def test_import_interrupted_then_rerun(sites, tmp_path, sig):
         assert 0 < report["done"]["files_uploaded"] < report["plan"]["files_to_transfer"]
         assert inflight(tmp_path) >= report["done"]["files_uploaded"]
     finally:
-        set_faults(dst, latency_min=0.005, latency_max=0.02)
+        set_faults(dst, **TARGET_LATENCY)
     again = JobProcess.import_nifti(dst, bids, project, tmp_path)
     assert again.wait(120) == 0, again.stderr[-3000:]
     report = read_report(tmp_path)
@@ -188,6 +188,7 @@ def test_transfer_in_flight_is_abandoned_after_the_grace_period(sites, monkeypat
             failing.login()       # 500/503: retried after 2-4 s pauses, cut by the stop
         assert time.monotonic() - started < 1.5
         assert failing.stats.retries == 1
+        failing.close()
     finally:
         set_faults(dst, **TARGET_LATENCY)
         interrupt.reset()

@@ -60,8 +60,8 @@ class ElementNames:
             prefix = xsi_type.split(":", 1)[0]
             while xsi_type not in self.names and self._unread:
                 name = prefix if prefix in self._unread else self._unread[0]
+                self._read(name)    # a connection failure raises: the schema stays unread
                 self._unread.remove(name)
-                self._read(name)
             return self.names.get(xsi_type)
 
     def _schema_names(self) -> list[str]:

@@ -242,7 +242,7 @@ class XnatClient:
         self._failures = 0
         self._last_failure: XnatError | None = None
         self._open = False
-        self._answered = False  # the server answered once: DNS errors are then transient
+        self._answered = False  # it answered once: DNS errors, refusals are then transient
         self._auth_failure: AuthError | None = None  # rejected credentials stay rejected
 
     def __repr__(self) -> str:
