@@ -26,7 +26,7 @@ class _Session:
     failed: int = 0
     bytes: int = 0
     scans: set = field(default_factory=set)
-    started: float = field(default_factory=time.monotonic)
+    started: float | None = None      # when its first file started moving
     pending_resources: int = 0
 
 
@@ -46,6 +46,14 @@ class Progress:
             s.pending_resources += 1
             if "scan" in action.where:
                 s.scans.add(action.where[action.where.index("scan") + 1])
+
+    def unit_started(self, action) -> None:
+        """A file (or zip) of ``action`` starts moving: the session's clock starts with its
+        first, so its MB/s leaves out the time its files waited in the queue."""
+        with self._lock:
+            s = self._sessions[session_of(action.where)]
+            if s.started is None:
+                s.started = time.monotonic()
 
     def object_done(self, action) -> None:
         log.debug("wrote %s %s", action.kind, "/".join(action.where))
@@ -69,7 +77,8 @@ class Progress:
                 self._finish(session_of(action.where), s)
 
     def _finish(self, key: tuple, s: _Session) -> None:
-        seconds = max(time.monotonic() - s.started, 1e-6)
+        now = time.monotonic()
+        seconds = max(now - (s.started or now), 1e-6)
         name = "/".join(key[1::2])
         kind = "session" if len(key) >= 4 else ("subject" if key else "project resources")
         line = (f"{kind}{' ' + name if name else ''}: {len(s.scans)} scans, {s.files_done - s.failed} files, "

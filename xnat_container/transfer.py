@@ -282,6 +282,7 @@ class Transferer:
         key = action.resource.key
         paths = [x.path for x in files]
         interrupt.check()           # after SIGTERM/SIGINT no unit starts
+        self.progress.unit_started(action)
         if self.journal:
             self.journal.started(action.where, key, paths)
         where = resource_path(self.project, action.where, action.resource)
