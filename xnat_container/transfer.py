@@ -234,14 +234,11 @@ class Transferer:
             self.progress.file_done(action, f, failed=True)
 
     def _ensure_resource(self, action: ResourceAction) -> bool:
-        """Create the resource by PUT (format, content, tags, description); False if that
-        failed (recorded; its files will not be sent)."""
-        res = action.resource
-        params = {k: v for k, v in (("format", res.format), ("content", res.content),
-                                    ("tags", res.tags), ("description", res.description)) if v}
-        path = resource_path(self.project, action.where, res)
+        """Create the resource by PUT; False if that failed (recorded; its files will not be
+        sent)."""
+        path = resource_path(self.project, action.where, action.resource)
         try:
-            self.target.request("PUT", path, params=params, ok=(200, 201, 409))
+            self._put_resource(action)
         except Forbidden as exc:
             raise Fatal(f"no permission to write {path} on {self.target.url}: {exc}") from exc
         except Interrupted:
@@ -255,15 +252,23 @@ class Transferer:
             self.result.resources_created += 1
         return True
 
+    def _put_resource(self, action: ResourceAction) -> None:
+        """PUT the resource with its format, content, tags and description (409: it exists)."""
+        res = action.resource
+        params = {k: v for k, v in (("format", res.format), ("content", res.content),
+                                    ("tags", res.tags), ("description", res.description)) if v}
+        self.target.request("PUT", resource_path(self.project, action.where, res),
+                            params=params, ok=(200, 201, 409))
+
     def _created_by_upload(self, action: ResourceAction) -> bool:
         """A new resource whose one file goes up alone is created by that upload (XNAT
         creates a missing resource with the upload's format, content and tags, reference
-        §5.1): one request less per resource. Not with a description or tags the file does
-        not carry (an explicit PUT sets them), nor when several uploads could race to create
-        it."""
+        §5.1): one request less per resource. Not with a description (an explicit PUT sets
+        it), nor when several uploads could race to create it. See ``_upload_creating``
+        for tags."""
         res, files = action.resource, action.files
         return (action.create and len(files) == 1 and files[0].size > 0
-                and files[0].tags == res.tags and not res.description
+                and not res.description
                 and not self._zip_worthy(action)
                 and files[0].format in ("", res.format)
                 and files[0].content in ("", res.content))
@@ -352,11 +357,12 @@ class Transferer:
                     hashlib.md5(b"").hexdigest()
             return
         creates = self._created_by_upload(action)
-        if creates and f.tags:
-            # only here: XNAT appends an upload's tags to the resource at every upload
-            params["tags"] = f.tags
         try:
-            response = self.target.upload(f"{target}/files/{f.path}", open_body, f.size, params)
+            if creates and action.resource.tags:
+                response = self._upload_creating(action, f, open_body, params)
+            else:
+                response = self.target.upload(f"{target}/files/{f.path}", open_body, f.size,
+                                              params)
         except Forbidden as exc:
             if creates:     # as the resource's own PUT would have: the project is read-only
                 raise Fatal(f"no permission to write {target} on {self.target.url}: "
@@ -373,6 +379,25 @@ class Transferer:
             self.result.bytes_uploaded += f.size
             self.result.resources_created += creates
             self.result.streamed_md5[(action.where, action.resource.key, f.path)] = md5
+
+    def _upload_creating(self, action: ResourceAction, f: tree.File, open_body,
+                         params: dict) -> object:
+        """The upload that creates a tagged resource, tags included, sent once: XNAT appends
+        an upload's tags to the resource at every upload (CatalogUtils.configureEntry), so a
+        retry of an attempt that got as far as creating it would tag it twice. After a
+        failure that a retry would cover, the resource is PUT (409 when the broken attempt
+        created it, tags and all) and the file goes again without tags. Left: an attempt
+        that timed out while the server was still at it may finish after that PUT."""
+        path = f"{resource_path(self.project, action.where, action.resource)}/files/{f.path}"
+        try:
+            return self.target.upload(path, open_body, f.size,
+                                      {**params, "tags": action.resource.tags}, retry=False)
+        except XnatError as exc:
+            if not exc.retryable:
+                raise
+            log.info("creating upload of %s failed (%s): creating the resource first", path, exc)
+        self._put_resource(action)
+        return self.target.upload(path, open_body, f.size, params)
 
     def _copy_empty_file(self, target: str, f: tree.File, params: dict) -> None:
         """XNAT refuses a 0-byte raw upload, but keeps the 0-byte entries of a zip it

@@ -23,7 +23,6 @@ class File:
     open: Callable[[], BinaryIO] | None = field(default=None, repr=False, compare=False)
     format: str = field(default="", compare=False)    # catalog entry's own format / content
     content: str = field(default="", compare=False)   # (else the resource's are sent)
-    tags: str = field(default="", compare=False)      # sent by an upload creating the resource
 
 
 @dataclass

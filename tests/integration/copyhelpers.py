@@ -195,9 +195,12 @@ def assert_same_project(src, src_project, dst, dst_project, expected=None):
 class FaultyProxy:
     """A plain HTTP proxy in front of ``upstream`` that answers ``status`` (500) to every
     request whose method is ``method`` and whose path matches ``pattern``: a site failing for
-    one resource while everything else works."""
+    one resource while everything else works. With ``cut_after=True`` the first such request
+    to each path is passed on instead and its connection closed before the answer (the site
+    did the work, the client sees a broken connection); later ones pass."""
 
-    def __init__(self, upstream: str, method: str, pattern: str, status: int = 500):
+    def __init__(self, upstream: str, method: str, pattern: str, status: int = 500,
+                 cut_after: bool = False):
         import http.client
         import re
         import threading
@@ -206,6 +209,7 @@ class FaultyProxy:
 
         parts = urlsplit(upstream)
         regex = re.compile(pattern)
+        cut_paths: set[str] = set()
         self.failed = 0
         proxy = self
 
@@ -218,8 +222,14 @@ class FaultyProxy:
             def _any(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                if self.command == method and regex.search(self.path):
+                matched = self.command == method and regex.search(self.path)
+                if matched and cut_after:
+                    target = self.path.split("?", 1)[0]
+                    matched = target not in cut_paths
+                    cut_paths.add(target)
+                if matched:
                     proxy.failed += 1
+                if matched and not cut_after:
                     page = b"<html><body><h3>Refused by the test proxy</h3></body></html>"
                     self.send_response(status)
                     self.send_header("Content-Type", "text/html")
@@ -233,6 +243,10 @@ class FaultyProxy:
                 conn.request(self.command, self.path, body=body, headers=headers)
                 r = conn.getresponse()
                 data = r.read()
+                if matched:     # cut_after: the work is done, the answer never arrives
+                    conn.close()
+                    self.close_connection = True
+                    return
                 self.send_response(r.status)
                 for k, v in r.getheaders():
                     if k.lower() not in ("transfer-encoding", "connection", "content-length"):

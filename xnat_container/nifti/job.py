@@ -234,10 +234,9 @@ def _prepare(found: Discovery, opts: ImportOptions, snap_dir: Path) -> dict[tupl
     return prepared
 
 
-def _local(path: Path, name: str, fmt: str = "", content: str = "",
-           tags: str = "") -> tree.File:
+def _local(path: Path, name: str, fmt: str = "", content: str = "") -> tree.File:
     return tree.File(path=name, size=path.stat().st_size,
-                     open=lambda p=path: open(p, "rb"), format=fmt, content=content, tags=tags)
+                     open=lambda p=path: open(p, "rb"), format=fmt, content=content)
 
 
 def build_tree(project: str, found: Discovery, prepared: dict[tuple, Prepared],
@@ -258,8 +257,7 @@ def build_tree(project: str, found: Discovery, prepared: dict[tuple, Prepared],
         if session.files:
             exp.resources["BIDS"] = tree.Resource(
                 "BIDS", format="BIDS", content="BIDS", tags="BIDS",
-                files={name: _local(path, name, tags="BIDS")
-                       for name, path in sorted(session.files.items())})
+                files={name: _local(path, name) for name, path in sorted(session.files.items())})
         for item in items:
             exp.scans[item.spec.scan_id] = _scan(item, modality, opts)
         subject.experiments[session.label] = exp
@@ -275,11 +273,11 @@ def _scan(item: Prepared, session_modality: str, opts: ImportOptions) -> tree.Sc
                                               modality, spec.meta, header, item.bvals))
     scan.resources["NIFTI"] = tree.Resource(
         "NIFTI", format="NIFTI", content="NIFTI_RAW", tags="BIDS",
-        files={spec.image.name: _local(spec.image, spec.image.name, tags="BIDS")})
+        files={spec.image.name: _local(spec.image, spec.image.name)})
     if spec.companions:
         scan.resources["BIDS"] = tree.Resource(
             "BIDS", format="BIDS", content="BIDS", tags="BIDS",
-            files={p.name: _local(p, p.name, tags="BIDS") for p in spec.companions})
+            files={p.name: _local(p, p.name) for p in spec.companions})
     if item.snapshot_files:
         original, thumb = item.snapshot_files
         fmt = original.suffix[1:].upper()

@@ -415,18 +415,19 @@ class XnatClient:
             r.close()
 
     def upload(self, path: str, open_body: Callable[[], BinaryIO], size: int,
-               params: dict | None = None) -> requests.Response:
+               params: dict | None = None, retry: bool = True) -> requests.Response:
         """PUT a file as the raw body (``inbody=true``, application/octet-stream).
 
         ``open_body`` is called for every attempt (a retry re-opens the file). The answer is
         returned as is: XNAT says 200 with ``{"duplicates": [...]}`` when the file existed and
-        ``overwrite`` was not asked for; the caller decides what that means.
+        ``overwrite`` was not asked for; the caller decides what that means. ``retry=False``:
+        one attempt, for an upload whose repetition would not be harmless.
         """
         if size <= 0:
             raise XnatError(f"cannot upload {path}: XNAT rejects empty (0-byte) uploads")
         r = self.request("PUT", path, params={**(params or {}), "inbody": "true"},
                          body=lambda: (open_body(), size),
-                         headers={"Content-Type": "application/octet-stream"}, retry=True)
+                         headers={"Content-Type": "application/octet-stream"}, retry=retry)
         self.stats.add(bytes_sent=size)
         return r
 
