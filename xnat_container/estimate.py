@@ -11,7 +11,7 @@ from .plan import Plan
 COPY_MB_PER_S = 110.0
 # Per object and per resource: a request or two each, which the workers run side by side.
 # Measured by ``bench/bench_load.py`` (2,000 sessions, 11,000 objects, 10,000 one-file
-# resources, 4 workers): 144 s on a loaded machine, against 80 s estimated here.
+# resources, 4 workers): 94 s on the idle machine (144 s loaded), against 80 s estimated.
 SECONDS_PER_OBJECT = 0.01
 SECONDS_PER_RESOURCE = 0.02
 

@@ -359,7 +359,8 @@ class Transferer:
         creates = self._created_by_upload(action)
         try:
             if creates and action.resource.tags:
-                response = self._upload_creating(action, f, open_body, params)
+                response = self._upload_creating(action, f"{target}/files/{f.path}",
+                                                 open_body, f.size, params)
             else:
                 response = self.target.upload(f"{target}/files/{f.path}", open_body, f.size,
                                               params)
@@ -380,24 +381,23 @@ class Transferer:
             self.result.resources_created += creates
             self.result.streamed_md5[(action.where, action.resource.key, f.path)] = md5
 
-    def _upload_creating(self, action: ResourceAction, f: tree.File, open_body,
-                         params: dict) -> object:
+    def _upload_creating(self, action: ResourceAction, path: str, open_body, size: int,
+                         params: dict):
         """The upload that creates a tagged resource, tags included, sent once: XNAT appends
         an upload's tags to the resource at every upload (CatalogUtils.configureEntry), so a
         retry of an attempt that got as far as creating it would tag it twice. After a
         failure that a retry would cover, the resource is PUT (409 when the broken attempt
         created it, tags and all) and the file goes again without tags. Left: an attempt
         that timed out while the server was still at it may finish after that PUT."""
-        path = f"{resource_path(self.project, action.where, action.resource)}/files/{f.path}"
         try:
-            return self.target.upload(path, open_body, f.size,
+            return self.target.upload(path, open_body, size,
                                       {**params, "tags": action.resource.tags}, retry=False)
         except XnatError as exc:
             if not exc.retryable:
                 raise
             log.info("creating upload of %s failed (%s): creating the resource first", path, exc)
         self._put_resource(action)
-        return self.target.upload(path, open_body, f.size, params)
+        return self.target.upload(path, open_body, size, params)
 
     def _copy_empty_file(self, target: str, f: tree.File, params: dict) -> None:
         """XNAT refuses a 0-byte raw upload, but keeps the 0-byte entries of a zip it
